@@ -1,0 +1,59 @@
+import type { z } from 'zod';
+import type { Logger } from '../log/logger.ts';
+import type { CommandRunner } from '../platform/command.ts';
+import type { CaptureRecord } from '../records.ts';
+
+/** What the agent gives a source when it creates one. */
+export interface SourceContext {
+  /** The source's id from settings; part of every record's identity. */
+  id: string;
+  log: Logger;
+  /** The agent's configured time zone (IANA name). */
+  timeZone: string;
+  /** The clock; tests pass a fixed one. */
+  now(): number;
+  /** Runs external commands (quser, wevtutil, PowerShell); tests inject fixtures. */
+  run: CommandRunner;
+  /** The operating system, as `process.platform` names it. */
+  platform: NodeJS.Platform;
+}
+
+/** What one capture returns. */
+export interface CaptureResult {
+  /** Records observed since the cursor. May overlap earlier captures: the journal de-duplicates. */
+  records: CaptureRecord[];
+  /**
+   * Where the next capture resumes, stored with the records in the same transaction, so it only
+   * advances over what was stored. `null` when the source keeps no position.
+   */
+  cursor: string | null;
+}
+
+/**
+ * A capture source. The lifecycle is always: options validated by the plugin's schema (no I/O)
+ * → `create` → `open` → `capture` (any number of times) → `close`.
+ */
+export interface Source {
+  /** Connects or checks what the source needs. Throws `SourceError`. */
+  open(signal: AbortSignal): Promise<void>;
+  /**
+   * Returns what happened after `cursor` (`null`: the first capture, which looks back as far
+   * as the source's options say). Throws `SourceError`; throws `AbortedError` when `signal` fires.
+   */
+  capture(cursor: string | null, signal: AbortSignal): Promise<CaptureResult>;
+  /** Releases connections. Never throws. */
+  close(): Promise<void>;
+}
+
+/** A kind of source, registered once; settings name it by `kind`. */
+export interface SourcePlugin<Options = unknown> {
+  /** The `kind` in settings, kebab-case. */
+  kind: string;
+  /** One line shown in `source list` and the window. */
+  description: string;
+  /** Validates a source's `options` and fills in defaults. Must not do I/O. */
+  options: z.ZodType<Options>;
+  /** The cron expression used when a source of this kind gives none. */
+  defaultSchedule: string;
+  create(options: Options, context: SourceContext): Source;
+}
