@@ -81,10 +81,12 @@ export function zonedTime(
   second = 0,
 ): number {
   const wall = Date.UTC(year, month - 1, day, hour, minute, second);
-  let guess = wall - zoneOffset(wall, timeZone);
-  const second2 = wall - zoneOffset(guess, timeZone);
-  if (second2 !== guess) guess = Math.min(guess, second2);
-  return guess;
+  const before = zoneOffset(wall - 86_400_000, timeZone);
+  const after = zoneOffset(wall + 86_400_000, timeZone);
+  const valid = [wall - before, wall - after].filter((t) => wall - zoneOffset(t, timeZone) === t);
+  // Two valid instants: an overlap, take the earlier. None: a gap, whose wall times are read
+  // with the offset from before the change, which lands just after the gap.
+  return valid.length ? Math.min(...valid) : wall - before;
 }
 
 /** A calendar day `YYYY-MM-DD`, checked. */

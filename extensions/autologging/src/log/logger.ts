@@ -37,7 +37,12 @@ export function createLogger(sink: LogSink, level: LogLevel = 'info', component 
   const make = (tag: string): Logger => {
     const emit = (lvl: LogLevel, message: string, fields?: Record<string, unknown>) => {
       if (LEVELS[lvl] < LEVELS[level]) return;
-      const entry: LogEntry = { time: new Date().toISOString(), level: lvl, component: tag, message };
+      const entry: LogEntry = {
+        time: new Date().toISOString(),
+        level: lvl,
+        component: tag,
+        message,
+      };
       if (fields && Object.keys(fields).length > 0) entry.fields = fields;
       sink(entry);
     };

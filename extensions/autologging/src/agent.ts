@@ -1,0 +1,415 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { FieldCipher } from './crypto/field-cipher.ts';
+import { openKeyring } from './crypto/keyring.ts';
+import { AutoLoggingError, describeError, errorCode, throwIfAborted } from './errors.ts';
+import { writeDailyWorkbook } from './excel/workbook.ts';
+import { Journal, type Trigger } from './journal/journal.ts';
+import { pruneLogs, type Logger } from './log/logger.ts';
+import {
+  acquireAgentLock,
+  isAlive,
+  releaseAgentLock,
+  writeAgentInfo,
+} from './platform/agent-lock.ts';
+import { runCommand, type CommandRunner } from './platform/command.ts';
+import { ensurePrivateDir } from './platform/files.ts';
+import { homePaths, type HomePaths } from './platform/paths.ts';
+import { Scheduler, type JobSpec } from './schedule/scheduler.ts';
+import type { Settings, SourceSettings } from './settings/schema.ts';
+import { loadSettings } from './settings/store.ts';
+import { sampleHost, hostMetricsSource } from './sources/host-metrics/index.ts';
+import { builtInSources } from './sources/registry.ts';
+import type { SourceContext, SourcePlugin } from './sources/types.ts';
+import { addDays, dayOf, dayRange, systemTimeZone } from './time.ts';
+import { VERSION } from './version.ts';
+
+/** What the agent needs from its surroundings; tests replace the clock, runner and platform. */
+export interface AgentOptions {
+  home: string;
+  log: Logger;
+  plugins?: ReadonlyMap<string, SourcePlugin<unknown>>;
+  /** `AUTOLOGGING_PASSPHRASE`, when set. */
+  passphrase?: string | undefined;
+  now?: () => number;
+  run?: CommandRunner;
+  platform?: NodeJS.Platform;
+}
+
+/** How one job ended. */
+export interface JobResult {
+  job: string;
+  outcome: 'ok' | 'failed' | 'aborted';
+  recordsIn: number;
+  recordsNew: number;
+  recordsUpdated: number;
+  /** For an export: the workbook written. */
+  file?: string;
+  error?: { code: string; message: string };
+}
+
+/** How long `stop` lets running jobs finish before it aborts them. */
+const STOP_GRACE_MS = 15_000;
+
+/**
+ * AutoLogging: loads settings and keys, owns the journal, runs captures, exports and
+ * maintenance, on schedule (`start`) or on demand. Every job writes a `runs` row, and a
+ * failed job never stops the others.
+ */
+export class Agent {
+  readonly paths: HomePaths;
+  readonly settings: Settings;
+  readonly journal: Journal;
+  readonly timeZone: string;
+  /** True when this start wrote the default settings. */
+  readonly firstRun: boolean;
+  readonly #log: Logger;
+  readonly #plugins: ReadonlyMap<string, SourcePlugin<unknown>>;
+  readonly #now: () => number;
+  readonly #run: CommandRunner;
+  readonly #platform: NodeJS.Platform;
+  readonly #abort = new AbortController();
+  #scheduler: Scheduler | null = null;
+  #catchUp: Promise<void> | null = null;
+
+  private constructor(
+    options: AgentOptions,
+    settings: Settings,
+    firstRun: boolean,
+    journal: Journal,
+  ) {
+    this.paths = homePaths(options.home);
+    this.settings = settings;
+    this.firstRun = firstRun;
+    this.journal = journal;
+    this.timeZone = settings.timeZone ?? systemTimeZone();
+    this.#log = options.log;
+    this.#plugins = options.plugins ?? builtInSources;
+    this.#now = options.now ?? Date.now;
+    this.#run = options.run ?? runCommand;
+    this.#platform = options.platform ?? process.platform;
+  }
+
+  /**
+   * Opens the data folder `home` (created owner-only when missing), its settings (the
+   * defaults written on first run), keys and journal. Throws `SettingsError`, `CryptoError`
+   * or `JournalError`.
+   */
+  static open(options: AgentOptions): Agent {
+    const paths = homePaths(options.home);
+    ensurePrivateDir(paths.home);
+    const plugins = options.plugins ?? builtInSources;
+    const { settings, created } = loadSettings(paths.settings, plugins);
+    const keys = openKeyring({ home: paths.home, passphrase: options.passphrase });
+    const journal = Journal.open(paths.journal, new FieldCipher(keys), options.now);
+    return new Agent(options, settings, created, journal);
+  }
+
+  /** The folder the daily workbooks go to. */
+  get exportsFolder(): string {
+    return path.resolve(this.paths.home, this.settings.excel.folder);
+  }
+
+  /** The path of the workbook of `day`. */
+  workbookPath(day: string): string {
+    return path.join(this.exportsFolder, day.slice(0, 4), `${day}.xlsx`);
+  }
+
+  /** The sources that are enabled in settings. */
+  enabledSources(): SourceSettings[] {
+    return this.settings.sources.filter((s) => s.enabled);
+  }
+
+  /**
+   * Captures once from source `id` and stores what it returns in one transaction. On
+   * failure the run is recorded as failed with its error code, this host's load is sampled
+   * with its busiest processes, and nothing of the failed capture is stored.
+   */
+  async capture(id: string, trigger: Trigger, signal = this.#abort.signal): Promise<JobResult> {
+    const entry = this.settings.sources.find((s) => s.id === id);
+    if (!entry) {
+      throw new AutoLoggingError(
+        'ENOSOURCE',
+        `no source with id ${JSON.stringify(id)} in settings`,
+      );
+    }
+    const job = `capture:${id}`;
+    const runId = this.journal.startRun(job, 'capture', id, trigger);
+    const log = this.#log.child(`source.${id}`);
+    const plugin = this.#plugins.get(entry.kind)!;
+    const source = plugin.create(entry.options, this.#sourceContext(id, log));
+    try {
+      await source.open(signal);
+      const captured = await source.capture(this.journal.cursor(id), signal);
+      throwIfAborted(signal, job);
+      const applied = this.journal.applyCapture(id, captured.records, captured.cursor);
+      const result: JobResult = {
+        job,
+        outcome: 'ok',
+        recordsIn: applied.in,
+        recordsNew: applied.new,
+        recordsUpdated: applied.updated,
+      };
+      this.journal.finishRun(runId, { ...result, outcome: 'ok' });
+      log.info('capture stored', { in: applied.in, new: applied.new, updated: applied.updated });
+      return result;
+    } catch (error) {
+      const result = this.#failed(runId, job, error);
+      log.error('capture failed', { error: describeError(error) });
+      if (result.outcome === 'failed' && entry.kind !== hostMetricsSource.kind) {
+        await this.#sampleOnFailure(result.error!.code);
+      }
+      return result;
+    } finally {
+      await source.close();
+    }
+  }
+
+  /** Captures from each of `ids` (default: every enabled source) in turn. */
+  async captureAll(trigger: Trigger, ids?: readonly string[]): Promise<JobResult[]> {
+    const results: JobResult[] = [];
+    for (const id of ids ?? this.enabledSources().map((s) => s.id)) {
+      results.push(await this.capture(id, trigger));
+    }
+    return results;
+  }
+
+  /**
+   * Writes the workbook of calendar day `day` (in the configured zone) from what the journal
+   * holds, replacing an older one only once the new one is complete.
+   */
+  async exportDay(day: string, trigger: Trigger, signal = this.#abort.signal): Promise<JobResult> {
+    const job = 'export';
+    const runId = this.journal.startRun(job, 'export', null, trigger);
+    try {
+      const range = dayRange(day, this.timeZone);
+      const written = await writeDailyWorkbook({
+        file: this.workbookPath(day),
+        day,
+        timeZone: this.timeZone,
+        language: this.settings.excel.language,
+        sessions: this.journal.sessions(range),
+        events: this.journal.events(range),
+        hostLoad: this.journal.hostLoad(range),
+        generatedAt: this.#now(),
+        signal,
+      });
+      this.journal.recordExport(day, written.file, written);
+      const total = written.sessions + written.events + written.hostLoad;
+      const result: JobResult = {
+        job,
+        outcome: 'ok',
+        recordsIn: total,
+        recordsNew: total,
+        recordsUpdated: 0,
+        file: written.file,
+      };
+      this.journal.finishRun(runId, { ...result, outcome: 'ok', detail: `${day} ${written.file}` });
+      this.#log.child('excel').info('workbook written', { ...written, day });
+      return result;
+    } catch (error) {
+      const result = this.#failed(runId, job, error);
+      this.#log.child('excel').error('workbook failed', { day, error: describeError(error) });
+      return result;
+    }
+  }
+
+  /**
+   * Writes the missing workbooks of past days that hold data, oldest first, looking back
+   * `excel.catchUpDays` days. Today is not exported: its day is not over.
+   */
+  async exportMissing(trigger: Trigger = 'catch-up'): Promise<JobResult[]> {
+    const results: JobResult[] = [];
+    const earliest = this.journal.earliest();
+    if (!this.settings.excel.enabled || earliest === null) return results;
+    const today = dayOf(this.#now(), this.timeZone);
+    const horizon = addDays(today, -this.settings.excel.catchUpDays);
+    const first = dayOf(earliest, this.timeZone);
+    for (let day = first > horizon ? first : horizon; day < today; day = addDays(day, 1)) {
+      if (this.#abort.signal.aborted) break;
+      if (fs.existsSync(this.workbookPath(day))) continue;
+      if (!this.journal.hasData(dayRange(day, this.timeZone))) continue;
+      results.push(await this.exportDay(day, trigger));
+    }
+    return results;
+  }
+
+  /** Folds the journal's WAL, refreshes its statistics and removes old logs and stale temp files. */
+  async maintain(trigger: Trigger): Promise<JobResult> {
+    const job = 'maintenance';
+    const runId = this.journal.startRun(job, 'maintenance', null, trigger);
+    try {
+      this.journal.maintain();
+      const logs = pruneLogs(this.paths.logs, this.settings.logs.keepDays, this.#now());
+      const temps = removeStaleTempFiles(this.exportsFolder, this.#now());
+      const result: JobResult = {
+        job,
+        outcome: 'ok',
+        recordsIn: 0,
+        recordsNew: 0,
+        recordsUpdated: 0,
+      };
+      this.journal.finishRun(runId, {
+        outcome: 'ok',
+        detail: `logs removed ${logs}, temp files removed ${temps}`,
+      });
+      return result;
+    } catch (error) {
+      return this.#failed(runId, job, error);
+    }
+  }
+
+  /**
+   * Starts the agent: takes the data folder's lock, marks runs of a killed agent as
+   * interrupted, schedules every job, then catches up: each enabled source captures from its
+   * high-water mark and missing workbooks are written. Throws `EAGENTRUNNING` when another
+   * agent holds the folder.
+   */
+  start(): void {
+    acquireAgentLock(this.paths);
+    writeAgentInfo(this.paths, {
+      pid: process.pid,
+      startedAt: this.#now(),
+      version: VERSION,
+      home: this.paths.home,
+    });
+    const interrupted = this.journal.interruptStaleRuns(isAlive);
+    if (interrupted) this.#log.warn('runs of an earlier agent were interrupted', { interrupted });
+
+    this.#scheduler = new Scheduler(this.timeZone, this.#log.child('schedule'));
+    this.#scheduler.replaceAll(this.jobs());
+    this.#catchUp = this.#runCatchUp();
+  }
+
+  /** The scheduled jobs that settings describe. */
+  jobs(): JobSpec[] {
+    const jobs: JobSpec[] = this.enabledSources().map((source) => ({
+      name: `capture:${source.id}`,
+      schedule: source.schedule,
+      run: async (trigger) => void (await this.capture(source.id, trigger)),
+    }));
+    if (this.settings.excel.enabled) {
+      jobs.push({
+        name: 'export',
+        schedule: this.settings.excel.schedule,
+        run: async (trigger) => {
+          const yesterday = addDays(dayOf(this.#now(), this.timeZone), -1);
+          await this.exportDay(yesterday, trigger);
+        },
+      });
+    }
+    jobs.push({
+      name: 'maintenance',
+      schedule: this.settings.maintenance.schedule,
+      run: async (trigger) => void (await this.maintain(trigger)),
+    });
+    return jobs;
+  }
+
+  /** When each scheduled job fires next (epoch ms); empty before `start`. */
+  nextRuns(): Record<string, number | null> {
+    const scheduler = this.#scheduler;
+    if (!scheduler) return {};
+    return Object.fromEntries(scheduler.names().map((n) => [n, scheduler.next(n)]));
+  }
+
+  /** Resolves once the start-up catch-up has finished. */
+  async caughtUp(): Promise<void> {
+    await this.#catchUp;
+  }
+
+  /**
+   * Stops the agent: no job starts any more; running jobs get `graceMs` to finish, then are
+   * aborted (a capture that has not written yet writes nothing; a workbook in progress is
+   * discarded). Then the journal is closed and the lock released.
+   */
+  async stop(graceMs = STOP_GRACE_MS): Promise<void> {
+    const scheduler = this.#scheduler;
+    const settled = Promise.allSettled([scheduler?.stop(), this.#catchUp]);
+    const timer = setTimeout(() => this.#abort.abort(), graceMs);
+    await settled;
+    clearTimeout(timer);
+    this.#abort.abort();
+    this.close();
+  }
+
+  /** Closes the journal and releases the lock, if held. */
+  close(): void {
+    this.journal.close();
+    releaseAgentLock(this.paths);
+  }
+
+  async #runCatchUp(): Promise<void> {
+    const scheduler = this.#scheduler!;
+    for (const source of this.enabledSources()) {
+      if (this.#abort.signal.aborted) return;
+      await scheduler.runNow(`capture:${source.id}`, 'catch-up');
+    }
+    if (!this.#abort.signal.aborted) await this.exportMissing('catch-up');
+  }
+
+  #sourceContext(id: string, log: Logger): SourceContext {
+    return {
+      id,
+      log,
+      timeZone: this.timeZone,
+      now: this.#now,
+      run: this.#run,
+      platform: this.#platform,
+    };
+  }
+
+  /** Samples this host with its busiest processes after a failed capture, and stores it. */
+  async #sampleOnFailure(code: string): Promise<void> {
+    const hostEntry = this.settings.sources.find((s) => s.kind === hostMetricsSource.kind);
+    const id = hostEntry?.id ?? hostMetricsSource.kind;
+    const options = hostEntry?.options ?? hostMetricsSource.options.parse({});
+    const log = this.#log.child(`source.${id}`);
+    try {
+      const record = await sampleHost(options as never, this.#sourceContext(id, log), {
+        reason: 'failure',
+        triggerCode: code,
+        withProcesses: true,
+      });
+      this.journal.applyCapture(id, [record], undefined);
+    } catch (error) {
+      log.warnOnce('failure-sample', 'could not sample host load after a failure', {
+        error: describeError(error),
+      });
+    }
+  }
+
+  #failed(runId: number, job: string, error: unknown): JobResult {
+    const code = errorCode(error);
+    const aborted = code === 'EABORTED';
+    const message = error instanceof Error ? error.message : String(error);
+    this.journal.finishRun(runId, {
+      outcome: aborted ? 'aborted' : 'failed',
+      errorCode: code,
+      errorMessage: message,
+    });
+    return {
+      job,
+      outcome: aborted ? 'aborted' : 'failed',
+      recordsIn: 0,
+      recordsNew: 0,
+      recordsUpdated: 0,
+      error: { code, message },
+    };
+  }
+}
+
+/** Removes workbook temp files (`.*.tmp`) older than an hour left by a crash; returns how many. */
+function removeStaleTempFiles(folder: string, now: number): number {
+  if (!fs.existsSync(folder)) return 0;
+  let removed = 0;
+  for (const entry of fs.readdirSync(folder, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || !/^\..*\.tmp$/.test(entry.name)) continue;
+    const file = path.join(entry.parentPath, entry.name);
+    if (now - fs.statSync(file).mtimeMs > 3_600_000) {
+      fs.rmSync(file, { force: true });
+      removed++;
+    }
+  }
+  return removed;
+}

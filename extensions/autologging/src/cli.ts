@@ -1,0 +1,361 @@
+import fs from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { Agent, type JobResult } from './agent.ts';
+import { SettingsError, UsageError, describeError } from './errors.ts';
+import { Journal } from './journal/journal.ts';
+import {
+  createLogger,
+  fileSink,
+  formatEntry,
+  teeSink,
+  type LogEntry,
+  type LogLevel,
+  type LogSink,
+} from './log/logger.ts';
+import { readAgentInfo } from './platform/agent-lock.ts';
+import { ensurePrivateDir } from './platform/files.ts';
+import { homePaths, resolveHome } from './platform/paths.ts';
+import { nextRuns } from './schedule/cron.ts';
+import { validateSettings } from './settings/schema.ts';
+import { describeProblems, maskSecrets, parseSettingsJson } from './settings/store.ts';
+import { builtInSources } from './sources/registry.ts';
+import { daysBetween, parseDay, systemTimeZone } from './time.ts';
+import { VERSION } from './version.ts';
+
+/** Exit codes: 0 ok, 1 a job failed, 2 bad usage or settings. */
+const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+const out = (line = '') => process.stdout.write(line + '\n');
+const err = (line: string) => process.stderr.write(line + '\n');
+
+/** Options every command shares. */
+interface GlobalOptions {
+  home?: string;
+}
+
+/**
+ * The `autologging` command line. Returns the exit code; `run` resolves only when the agent
+ * has stopped.
+ */
+export async function main(argv: readonly string[]): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const program = new Command('autologging')
+    .description('AutoLogging: records Citrix and Windows VDI sessions into an encrypted journal')
+    .version(VERSION)
+    .option('--home <dir>', 'data folder (default: AUTOLOGGING_HOME, then the system data folder)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .showHelpAfterError();
+
+  const home = () => resolveHome((program.opts() as GlobalOptions).home);
+
+  program
+    .command('run')
+    .description('run the agent in the foreground: capture, export and maintain on schedule')
+    .action(async () => {
+      exitCode = await runAgent(home());
+    });
+
+  program
+    .command('capture')
+    .description('capture now from the named sources (default: every enabled source), then exit')
+    .option('--source <id...>', 'source ids from settings')
+    .action(async (options: { source?: string[] }) => {
+      const agent = openAgent(home());
+      try {
+        for (const id of options.source ?? []) {
+          if (!agent.settings.sources.some((s) => s.id === id)) {
+            throw new UsageError(
+              `no source ${JSON.stringify(id)}; sources in settings: ` +
+                agent.settings.sources.map((s) => s.id).join(', '),
+            );
+          }
+        }
+        const results = await agent.captureAll('manual', options.source);
+        for (const r of results) out(describeResult(r));
+        exitCode = results.every((r) => r.outcome === 'ok') ? EXIT.ok : EXIT.failed;
+      } finally {
+        agent.close();
+      }
+    });
+
+  program
+    .command('export')
+    .description('write the Excel workbooks of the given days, then exit')
+    .option('--date <yyyy-mm-dd>', 'one day')
+    .option('--from <yyyy-mm-dd>', 'first day of a range')
+    .option('--to <yyyy-mm-dd>', 'last day of a range (included)')
+    .action(async (options: { date?: string; from?: string; to?: string }) => {
+      const days = exportDays(options);
+      const agent = openAgent(home());
+      try {
+        let failed = false;
+        for (const day of days) {
+          const result = await agent.exportDay(day, 'manual');
+          out(describeResult(result, day));
+          failed ||= result.outcome !== 'ok';
+        }
+        exitCode = failed ? EXIT.failed : EXIT.ok;
+      } finally {
+        agent.close();
+      }
+    });
+
+  program
+    .command('status')
+    .description('is the agent running, the last and next run of every job, record counts')
+    .option('--json', 'print JSON')
+    .action((options: { json?: boolean }) => {
+      const status = readStatus(home());
+      if (options.json) out(JSON.stringify(status, null, 2));
+      else printStatus(status);
+    });
+
+  const settings = program.command('settings').description('check or show the settings');
+  settings
+    .command('validate')
+    .description('check settings.json against the schema')
+    .action(() => {
+      const paths = homePaths(home());
+      const raw = readJsonFile(paths.settings);
+      const result = validateSettings(raw, builtInSources);
+      if (!result.ok) {
+        err(`${paths.settings} is not valid:\n${describeProblems(result.problems)}`);
+        exitCode = EXIT.usage;
+        return;
+      }
+      out(`${paths.settings} is valid: ${result.settings.sources.length} sources.`);
+    });
+  settings
+    .command('show')
+    .description('print the settings with every default filled in (secrets masked)')
+    .action(() => {
+      const paths = homePaths(home());
+      const result = validateSettings(readJsonFile(paths.settings), builtInSources);
+      if (!result.ok) throw new SettingsError(describeProblems(result.problems));
+      out(JSON.stringify(maskSecrets(result.settings), null, 2));
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    return reportFailure(error);
+  }
+}
+
+/** Prints a failure once, with its code, and returns the exit code it deserves. */
+function reportFailure(error: unknown): number {
+  if (error instanceof CommanderError) {
+    return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
+  err(`error ${describeError(error)}`);
+  if (error instanceof SettingsError || error instanceof UsageError) return EXIT.usage;
+  return EXIT.failed;
+}
+
+function exportDays(options: { date?: string; from?: string; to?: string }): string[] {
+  const check = (flag: string, value: string | undefined) => {
+    if (value !== undefined && !parseDay(value)) {
+      throw new UsageError(`--${flag} ${JSON.stringify(value)} is not a calendar day YYYY-MM-DD`);
+    }
+    return value;
+  };
+  const date = check('date', options.date);
+  const from = check('from', options.from);
+  const to = check('to', options.to);
+  if (date && !from && !to) return [date];
+  if (!date && from && to) {
+    if (from > to) throw new UsageError(`--from ${from} is after --to ${to}`);
+    const days = daysBetween(from, to);
+    if (days.length > 3660) throw new UsageError('a range may span at most 3660 days');
+    return days;
+  }
+  throw new UsageError('give either --date YYYY-MM-DD, or --from YYYY-MM-DD and --to YYYY-MM-DD');
+}
+
+/** A logger writing to the data folder's log files and, for `run`, to the console. */
+function agentLogger(home: string, console: boolean) {
+  const paths = homePaths(home);
+  ensurePrivateDir(home);
+  const sinks: LogSink[] = [fileSink(paths.logs)];
+  if (console) sinks.push((e: LogEntry) => err(formatEntry(e)));
+  let level: LogLevel = 'info';
+  try {
+    const raw = JSON.parse(fs.readFileSync(paths.settings, 'utf8')) as {
+      logs?: { level?: LogLevel };
+    };
+    level = raw.logs?.level ?? level;
+  } catch {
+    // No settings yet, or unreadable: they are checked properly when the agent opens them.
+  }
+  return createLogger(teeSink(...sinks), level);
+}
+
+function openAgent(home: string, console = false): Agent {
+  return Agent.open({
+    home,
+    log: agentLogger(home, console),
+    passphrase: process.env.AUTOLOGGING_PASSPHRASE,
+  });
+}
+
+async function runAgent(home: string): Promise<number> {
+  const agent = openAgent(home, true);
+  try {
+    agent.start();
+  } catch (error) {
+    agent.journal.close();
+    throw error;
+  }
+
+  out(`AutoLogging ${VERSION} is running (pid ${process.pid}).`);
+  if (agent.firstRun) out(`First run: default settings were written; the demo site is enabled.`);
+  out(`  settings: ${agent.paths.settings}`);
+  out(`  journal:  ${agent.paths.journal}`);
+  out(`  Excel:    ${agent.exportsFolder}`);
+  out(`  logs:     ${agent.paths.logs}`);
+  out(`Stop with Ctrl+C.`);
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      out(`${signal}: stopping; jobs in progress finish or are rolled back.`);
+      void agent.stop().then(resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  out('AutoLogging stopped.');
+  return EXIT.ok;
+}
+
+/** What `status` reports. */
+interface Status {
+  home: string;
+  agent: { running: boolean; pid: number | null; startedAt: string | null; version: string | null };
+  timeZone: string;
+  jobs: Array<{
+    job: string;
+    enabled: boolean;
+    next: string | null;
+    last: { at: string; outcome: string; errorCode: string | null; recordsNew: number } | null;
+  }>;
+  records: { sessions: number; events: number; hostLoad: number; runs: number };
+  journalBytes: number;
+  problems?: string;
+}
+
+function readStatus(home: string): Status {
+  const paths = homePaths(home);
+  const info = readAgentInfo(paths);
+  const loaded = fs.existsSync(paths.settings)
+    ? validateSettings(readJsonFile(paths.settings), builtInSources)
+    : null;
+  const settings = loaded?.ok ? loaded.settings : null;
+  const timeZone = settings?.timeZone ?? systemTimeZone();
+  const journal = fs.existsSync(paths.journal) ? Journal.open(paths.journal, null) : null;
+  try {
+    const last = new Map((journal?.lastRuns() ?? []).map((r) => [r.job, r]));
+    const planned: Array<{
+      job: string;
+      enabled: boolean;
+      cron?: { cron: string; timeZone?: string | undefined };
+    }> = [
+      ...(settings?.sources ?? []).map((s) => ({
+        job: `capture:${s.id}`,
+        enabled: s.enabled,
+        cron: s.schedule,
+      })),
+      ...(settings
+        ? [{ job: 'export', enabled: settings.excel.enabled, cron: settings.excel.schedule }]
+        : []),
+      ...(settings
+        ? [{ job: 'maintenance', enabled: true, cron: settings.maintenance.schedule }]
+        : []),
+    ];
+    for (const job of last.keys()) {
+      if (!planned.some((p) => p.job === job)) planned.push({ job, enabled: false });
+    }
+    const stats = journal?.stats() ?? { sessions: 0, events: 0, hostLoad: 0, runs: 0, bytes: 0 };
+    const { bytes, ...records } = stats;
+    return {
+      home,
+      agent: {
+        running: info !== null,
+        pid: info?.pid ?? null,
+        startedAt: info ? new Date(info.startedAt).toISOString() : null,
+        version: info?.version ?? null,
+      },
+      timeZone,
+      jobs: planned.map((p) => {
+        const run = last.get(p.job);
+        return {
+          job: p.job,
+          enabled: p.enabled,
+          next:
+            p.enabled && p.cron && info
+              ? new Date(nextRuns(p.cron, timeZone, Date.now())[0]!).toISOString()
+              : null,
+          last: run
+            ? {
+                at: new Date(run.startedAt).toISOString(),
+                outcome: run.outcome,
+                errorCode: run.errorCode,
+                recordsNew: run.recordsNew,
+              }
+            : null,
+        };
+      }),
+      records,
+      journalBytes: bytes,
+      ...(loaded && !loaded.ok ? { problems: describeProblems(loaded.problems) } : {}),
+    };
+  } finally {
+    journal?.close();
+  }
+}
+
+function printStatus(s: Status): void {
+  out(`data folder: ${s.home}`);
+  out(
+    s.agent.running
+      ? `agent: running (pid ${s.agent.pid}, since ${s.agent.startedAt}, version ${s.agent.version})`
+      : 'agent: not running',
+  );
+  out(`time zone: ${s.timeZone}`);
+  if (s.problems) out(`settings problems:\n${s.problems}`);
+  out('jobs:');
+  for (const j of s.jobs) {
+    const last = j.last
+      ? `last ${j.last.at} ${j.last.outcome}${j.last.errorCode ? ` ${j.last.errorCode}` : ''} (+${j.last.recordsNew})`
+      : 'never run';
+    const next = j.enabled ? (j.next ? `next ${j.next}` : 'next: when the agent runs') : 'disabled';
+    out(`  ${j.job.padEnd(24)} ${last}; ${next}`);
+  }
+  const r = s.records;
+  out(
+    `records: ${r.sessions} sessions, ${r.events} events, ${r.hostLoad} host samples, ${r.runs} runs`,
+  );
+  out(`journal size: ${(s.journalBytes / 1024 / 1024).toFixed(2)} MiB`);
+}
+
+function describeResult(r: JobResult, day?: string): string {
+  const what = day ? `${r.job} ${day}` : r.job;
+  if (r.outcome === 'ok') {
+    const file = r.file ? ` -> ${r.file}` : '';
+    return `${what}: ok, ${r.recordsIn} in, ${r.recordsNew} new, ${r.recordsUpdated} updated${file}`;
+  }
+  return `${what}: ${r.outcome} ${r.error?.code}: ${r.error?.message}`;
+}
+
+function readJsonFile(file: string): unknown {
+  if (!fs.existsSync(file)) {
+    throw new SettingsError(`no settings file at ${file}; 'autologging run' writes the defaults`, {
+      code: 'ENOSETTINGS',
+    });
+  }
+  return parseSettingsJson(file, fs.readFileSync(file, 'utf8'));
+}

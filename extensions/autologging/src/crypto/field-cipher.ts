@@ -1,0 +1,121 @@
+import crypto from 'node:crypto';
+import { CryptoError } from '../errors.ts';
+import type { Keys } from './keyring.ts';
+
+/** The personal fields that are encrypted and indexed. */
+export type PersonalField = 'user' | 'fullName' | 'clientName' | 'clientAddress';
+
+const FORMAT = 1;
+const NONCE = 12;
+const TAG = 16;
+const HEADER = 2;
+
+/** Pseudonym prefixes, one letter a field: `U-1A2B3C4D` is a user, `C-…` a client name. */
+const PSEUDONYM_PREFIX: Record<PersonalField, string> = {
+  user: 'U',
+  fullName: 'N',
+  clientName: 'C',
+  clientAddress: 'A',
+};
+
+/**
+ * Encrypts personal values (AES-256-GCM, a fresh random nonce per value) bound to the record
+ * and field they belong to, and computes keyed blind indexes for exact-match search.
+ *
+ * Ciphertext layout: format byte, key-version byte, 12-byte nonce, ciphertext, 16-byte tag.
+ * Associated data: record id, a NUL, the field name, so a value moved to another record or
+ * field fails to decrypt.
+ */
+export class FieldCipher {
+  readonly #keys: Keys;
+
+  constructor(keys: Keys) {
+    this.#keys = keys;
+  }
+
+  /** The key version new ciphertexts are written with. */
+  get keyVersion(): number {
+    return this.#keys.version;
+  }
+
+  /** Encrypts `value` for `field` of record `recordId`. */
+  encrypt(recordId: string, field: PersonalField, value: string): Uint8Array {
+    const nonce = crypto.randomBytes(NONCE);
+    const cipher = crypto.createCipheriv('aes-256-gcm', this.#keys.dataKey.reveal(), nonce);
+    cipher.setAAD(associatedData(recordId, field));
+    const body = Buffer.concat([cipher.update(value, 'utf8'), cipher.final()]);
+    const header = Buffer.from([FORMAT, this.#keys.version & 0xff]);
+    return Buffer.concat([header, nonce, body, cipher.getAuthTag()]);
+  }
+
+  /**
+   * Decrypts what `encrypt` wrote. Throws `CryptoError` `ECIPHERTEXT` when the value was
+   * altered, belongs to another record or field, or was written with another key.
+   */
+  decrypt(recordId: string, field: PersonalField, blob: Uint8Array): string {
+    const data = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
+    if (data.length < HEADER + NONCE + TAG || data[0] !== FORMAT) {
+      throw new CryptoError('ECIPHERTEXT', `${field} of record ${recordId} is not a ciphertext`);
+    }
+    if (data[1] !== (this.#keys.version & 0xff)) {
+      throw new CryptoError(
+        'EKEYVERSION',
+        `${field} of record ${recordId} was written with key version ${data[1]}, ` +
+          `this keyring holds version ${this.#keys.version}`,
+      );
+    }
+    try {
+      const nonce = data.subarray(HEADER, HEADER + NONCE);
+      const decipher = crypto.createDecipheriv('aes-256-gcm', this.#keys.dataKey.reveal(), nonce);
+      decipher.setAAD(associatedData(recordId, field));
+      decipher.setAuthTag(data.subarray(data.length - TAG));
+      const body = data.subarray(HEADER + NONCE, data.length - TAG);
+      return Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');
+    } catch (error) {
+      throw new CryptoError(
+        'ECIPHERTEXT',
+        `${field} of record ${recordId} failed authentication: altered, or not ours`,
+        { cause: error },
+      );
+    }
+  }
+
+  /**
+   * The blind index of a value: HMAC-SHA256 under the index key over the field name and the
+   * normalised value (Unicode NFC, trimmed, lower case: Windows account and host names are
+   * case-insensitive), as 32 hex digits. Equal values give equal indexes; nothing else leaks.
+   */
+  blindIndex(field: PersonalField, value: string): string {
+    return this.#mac(field, normalise(value)).subarray(0, 16).toString('hex');
+  }
+
+  /** A stable, short, readable stand-in for a value, derived from its blind index. */
+  pseudonym(field: PersonalField, index: string): string {
+    return `${PSEUDONYM_PREFIX[field]}-${index.slice(0, 8).toUpperCase()}`;
+  }
+
+  /**
+   * A keyed digest of arbitrary content (a record's canonical form), for change detection
+   * without keeping plain values: 32 hex digits.
+   */
+  fingerprint(content: string): string {
+    return this.#mac('fingerprint', content).subarray(0, 16).toString('hex');
+  }
+
+  #mac(label: string, value: string): Buffer {
+    return crypto
+      .createHmac('sha256', this.#keys.indexKey.reveal())
+      .update(label)
+      .update('\0')
+      .update(value, 'utf8')
+      .digest();
+  }
+}
+
+function associatedData(recordId: string, field: string): Buffer {
+  return Buffer.from(`${recordId}\0${field}`, 'utf8');
+}
+
+function normalise(value: string): string {
+  return value.normalize('NFC').trim().toLowerCase();
+}
