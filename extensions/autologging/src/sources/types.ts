@@ -27,6 +27,20 @@ export interface CaptureResult {
    * advances over what was stored. `null` when the source keeps no position.
    */
   cursor: string | null;
+  /**
+   * True when the source stopped early to keep one transaction small (a long backfill): the
+   * agent stores this part, then captures again at once from the new cursor.
+   */
+  more?: boolean;
+}
+
+/**
+ * A time window `(since, until]` in epoch ms that an administrator asked for
+ * (`capture --since --until`). The cursor is then neither used nor moved.
+ */
+export interface CaptureWindow {
+  since: number;
+  until: number;
 }
 
 /**
@@ -38,9 +52,15 @@ export interface Source {
   open(signal: AbortSignal): Promise<void>;
   /**
    * Returns what happened after `cursor` (`null`: the first capture, which looks back as far
-   * as the source's options say). Throws `SourceError`; throws `AbortedError` when `signal` fires.
+   * as the source's options say), or inside `window` when one is given. Throws `SourceError`
+   * (`EWINDOW` when the source cannot capture a past time window); throws `AbortedError`
+   * when `signal` fires.
    */
-  capture(cursor: string | null, signal: AbortSignal): Promise<CaptureResult>;
+  capture(
+    cursor: string | null,
+    signal: AbortSignal,
+    window?: CaptureWindow,
+  ): Promise<CaptureResult>;
   /** Releases connections. Never throws. */
   close(): Promise<void>;
 }

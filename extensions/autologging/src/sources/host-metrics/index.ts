@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { z } from 'zod';
-import { AbortedError, describeError, throwIfAborted } from '../../errors.ts';
+import { AbortedError, SourceError, describeError, throwIfAborted } from '../../errors.ts';
 import type { HostLoadRecord, ProcessSample } from '../../records.ts';
 import type { SourceContext, SourcePlugin } from '../types.ts';
 import { sampleProcesses } from './processes.ts';
@@ -102,7 +102,14 @@ export const hostMetricsSource: SourcePlugin<HostMetricsOptions> = {
       async open(signal) {
         throwIfAborted(signal, `opening source ${context.id}`);
       },
-      async capture(_cursor, signal) {
+      async capture(_cursor, signal, window) {
+        if (window) {
+          throw new SourceError(
+            'EWINDOW',
+            context.id,
+            'host load is sampled now; a past time window cannot be captured',
+          );
+        }
         const record = await sampleHost(options, context, {
           reason: 'schedule',
           triggerCode: null,
