@@ -20,7 +20,7 @@ import type { Settings, SourceSettings } from './settings/schema.ts';
 import { loadSettings } from './settings/store.ts';
 import { sampleHost, hostMetricsSource } from './sources/host-metrics/index.ts';
 import { builtInSources } from './sources/registry.ts';
-import type { SourceContext, SourcePlugin } from './sources/types.ts';
+import type { CaptureWindow, SourceContext, SourcePlugin } from './sources/types.ts';
 import { addDays, dayOf, dayRange, systemTimeZone } from './time.ts';
 import { VERSION } from './version.ts';
 
@@ -125,7 +125,11 @@ export class Agent {
    * failure the run is recorded as failed with its error code, this host's load is sampled
    * with its busiest processes, and nothing of the failed capture is stored.
    */
-  async capture(id: string, trigger: Trigger, signal = this.#abort.signal): Promise<JobResult> {
+  async capture(
+    id: string,
+    trigger: Trigger,
+    options: { window?: CaptureWindow; signal?: AbortSignal } = {},
+  ): Promise<JobResult> {
     const entry = this.settings.sources.find((s) => s.id === id);
     if (!entry) {
       throw new AutoLoggingError(
@@ -133,28 +137,41 @@ export class Agent {
         `no source with id ${JSON.stringify(id)} in settings`,
       );
     }
+    const signal = options.signal ?? this.#abort.signal;
     const job = `capture:${id}`;
     const runId = this.journal.startRun(job, 'capture', id, trigger);
     const log = this.#log.child(`source.${id}`);
     const plugin = this.#plugins.get(entry.kind)!;
     const source = plugin.create(entry.options, this.#sourceContext(id, log));
+    const totals = { recordsIn: 0, recordsNew: 0, recordsUpdated: 0 };
     try {
       await source.open(signal);
-      const captured = await source.capture(this.journal.cursor(id), signal);
-      throwIfAborted(signal, job);
-      const applied = this.journal.applyCapture(id, captured.records, captured.cursor);
-      const result: JobResult = {
-        job,
-        outcome: 'ok',
-        recordsIn: applied.in,
-        recordsNew: applied.new,
-        recordsUpdated: applied.updated,
-      };
-      this.journal.finishRun(runId, { ...result, outcome: 'ok' });
-      log.info('capture stored', { in: applied.in, new: applied.new, updated: applied.updated });
+      // A long backfill comes in parts, each stored in its own transaction with its cursor,
+      // so a stop or crash half-way keeps what was stored and resumes after it.
+      for (let more = true; more;) {
+        const cursor = options.window ? null : this.journal.cursor(id);
+        const captured = await source.capture(cursor, signal, options.window);
+        throwIfAborted(signal, job);
+        const next = options.window ? undefined : captured.cursor;
+        const applied = this.journal.applyCapture(id, captured.records, next);
+        totals.recordsIn += applied.in;
+        totals.recordsNew += applied.new;
+        totals.recordsUpdated += applied.updated;
+        more = captured.more === true;
+        if (more && options.window && captured.cursor !== null) {
+          options = { ...options, window: { ...options.window, since: Number(captured.cursor) } };
+        }
+      }
+      const result: JobResult = { job, outcome: 'ok', ...totals };
+      this.journal.finishRun(runId, { ...totals, outcome: 'ok' });
+      log.info('capture stored', {
+        in: totals.recordsIn,
+        new: totals.recordsNew,
+        updated: totals.recordsUpdated,
+      });
       return result;
     } catch (error) {
-      const result = this.#failed(runId, job, error);
+      const result = this.#failed(runId, job, error, totals);
       log.error('capture failed', { error: describeError(error) });
       if (result.outcome === 'failed' && entry.kind !== hostMetricsSource.kind) {
         await this.#sampleOnFailure(result.error!.code);
@@ -166,10 +183,14 @@ export class Agent {
   }
 
   /** Captures from each of `ids` (default: every enabled source) in turn. */
-  async captureAll(trigger: Trigger, ids?: readonly string[]): Promise<JobResult[]> {
+  async captureAll(
+    trigger: Trigger,
+    ids?: readonly string[],
+    window?: CaptureWindow,
+  ): Promise<JobResult[]> {
     const results: JobResult[] = [];
     for (const id of ids ?? this.enabledSources().map((s) => s.id)) {
-      results.push(await this.capture(id, trigger));
+      results.push(await this.capture(id, trigger, window ? { window } : {}));
     }
     return results;
   }
@@ -178,7 +199,11 @@ export class Agent {
    * Writes the workbook of calendar day `day` (in the configured zone) from what the journal
    * holds, replacing an older one only once the new one is complete.
    */
-  async exportDay(day: string, trigger: Trigger, signal = this.#abort.signal): Promise<JobResult> {
+  async exportDay(
+    day: string,
+    trigger: Trigger,
+    signal: AbortSignal = this.#abort.signal,
+  ): Promise<JobResult> {
     const job = 'export';
     const runId = this.journal.startRun(job, 'export', null, trigger);
     try {
@@ -379,23 +404,26 @@ export class Agent {
     }
   }
 
-  #failed(runId: number, job: string, error: unknown): JobResult {
+  #failed(
+    runId: number,
+    job: string,
+    error: unknown,
+    stored: { recordsIn: number; recordsNew: number; recordsUpdated: number } = {
+      recordsIn: 0,
+      recordsNew: 0,
+      recordsUpdated: 0,
+    },
+  ): JobResult {
     const code = errorCode(error);
     const aborted = code === 'EABORTED';
     const message = error instanceof Error ? error.message : String(error);
     this.journal.finishRun(runId, {
+      ...stored,
       outcome: aborted ? 'aborted' : 'failed',
       errorCode: code,
       errorMessage: message,
     });
-    return {
-      job,
-      outcome: aborted ? 'aborted' : 'failed',
-      recordsIn: 0,
-      recordsNew: 0,
-      recordsUpdated: 0,
-      error: { code, message },
-    };
+    return { job, outcome: aborted ? 'aborted' : 'failed', ...stored, error: { code, message } };
   }
 }
 

@@ -19,7 +19,8 @@ import { nextRuns } from './schedule/cron.ts';
 import { validateSettings } from './settings/schema.ts';
 import { describeProblems, maskSecrets, parseSettingsJson } from './settings/store.ts';
 import { builtInSources } from './sources/registry.ts';
-import { daysBetween, parseDay, systemTimeZone } from './time.ts';
+import type { CaptureWindow } from './sources/types.ts';
+import { dayRange, daysBetween, parseDay, systemTimeZone } from './time.ts';
 import { VERSION } from './version.ts';
 
 /** Exit codes: 0 ok, 1 a job failed, 2 bad usage or settings. */
@@ -60,7 +61,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command('capture')
     .description('capture now from the named sources (default: every enabled source), then exit')
     .option('--source <id...>', 'source ids from settings')
-    .action(async (options: { source?: string[] }) => {
+    .option('--since <time>', 'capture the window from this time (ISO 8601, or YYYY-MM-DD)')
+    .option('--until <time>', "to this time (default: now); the sources' cursors stay put")
+    .action(async (options: { source?: string[]; since?: string; until?: string }) => {
       const agent = openAgent(home());
       try {
         for (const id of options.source ?? []) {
@@ -71,7 +74,8 @@ export async function main(argv: readonly string[]): Promise<number> {
             );
           }
         }
-        const results = await agent.captureAll('manual', options.source);
+        const window = captureWindow(options, agent.timeZone);
+        const results = await agent.captureAll('manual', options.source, window);
         for (const r of results) out(describeResult(r));
         exitCode = results.every((r) => r.outcome === 'ok') ? EXIT.ok : EXIT.failed;
       } finally {
@@ -172,6 +176,37 @@ function exportDays(options: { date?: string; from?: string; to?: string }): str
     return days;
   }
   throw new UsageError('give either --date YYYY-MM-DD, or --from YYYY-MM-DD and --to YYYY-MM-DD');
+}
+
+/** The explicit window of `capture --since/--until`, if asked for. */
+function captureWindow(
+  options: { since?: string; until?: string },
+  timeZone: string,
+): CaptureWindow | undefined {
+  if (options.since === undefined) {
+    if (options.until !== undefined) throw new UsageError('--until needs --since');
+    return undefined;
+  }
+  const since = parseTime('since', options.since, timeZone);
+  const until =
+    options.until === undefined ? Date.now() : parseTime('until', options.until, timeZone);
+  if (since >= until) throw new UsageError(`--since ${options.since} is not before --until`);
+  return { since, until };
+}
+
+/** An ISO 8601 time with a zone, or a calendar day (its midnight in `timeZone`). */
+function parseTime(flag: string, text: string, timeZone: string): number {
+  if (parseDay(text)) return dayRange(text, timeZone).start;
+  const ms = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text)
+    ? Date.parse(text)
+    : NaN;
+  if (Number.isNaN(ms)) {
+    throw new UsageError(
+      `--${flag} ${JSON.stringify(text)} is not a time: give YYYY-MM-DD or an ISO 8601 time ` +
+        'with a zone, e.g. 2026-12-03T09:00:00+09:00',
+    );
+  }
+  return ms;
 }
 
 /** A logger writing to the data folder's log files and, for `run`, to the console. */
@@ -344,9 +379,9 @@ function printStatus(s: Status): void {
 
 function describeResult(r: JobResult, day?: string): string {
   const what = day ? `${r.job} ${day}` : r.job;
+  if (r.outcome === 'ok' && r.file) return `${what}: ok, ${r.recordsIn} rows -> ${r.file}`;
   if (r.outcome === 'ok') {
-    const file = r.file ? ` -> ${r.file}` : '';
-    return `${what}: ok, ${r.recordsIn} in, ${r.recordsNew} new, ${r.recordsUpdated} updated${file}`;
+    return `${what}: ok, ${r.recordsIn} in, ${r.recordsNew} new, ${r.recordsUpdated} updated`;
   }
   return `${what}: ${r.outcome} ${r.error?.code}: ${r.error?.message}`;
 }

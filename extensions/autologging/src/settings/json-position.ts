@@ -96,5 +96,9 @@ export function findJsonSyntaxError(text: string): JsonSyntaxProblem | null {
 }
 
 class SyntaxAt {
-  constructor(readonly at: number) {}
+  readonly at: number;
+
+  constructor(at: number) {
+    this.at = at;
+  }
 }

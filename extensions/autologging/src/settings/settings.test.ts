@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { tempDir } from '../../../../tests/support/temp.ts';
+import { builtInSources } from '../sources/registry.ts';
 import type { SourcePlugin } from '../sources/types.ts';
 import { findJsonSyntaxError } from './json-position.ts';
 import { validateSettings } from './schema.ts';
@@ -120,11 +121,7 @@ describe('settings schema', () => {
 describe('settings file', () => {
   it('writes the defaults on first load, owner-only, and reads them back unchanged', () => {
     const file = path.join(tempDir(), 'settings.json');
-    const realPlugins = new Map([
-      ['demo', { ...fakePlugin, kind: 'demo' }],
-      ['host-metrics', { ...fakePlugin, kind: 'host-metrics' }],
-    ]) as Map<string, SourcePlugin<unknown>>;
-    const first = loadSettings(file, realPlugins);
+    const first = loadSettings(file, builtInSources);
     expect(first.created).toBe(true);
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
     expect(first.raw).toEqual(defaultSettings());
@@ -132,7 +129,7 @@ describe('settings file', () => {
       'demo',
       'host-metrics',
     ]);
-    expect(loadSettings(file, realPlugins).created).toBe(false);
+    expect(loadSettings(file, builtInSources).created).toBe(false);
   });
 
   it('says ESETTINGSJSON with the position when the file is not JSON', () => {

@@ -10,7 +10,14 @@ export function defaultSettings(): Record<string, unknown> {
   return {
     version: 1,
     sources: [
-      { id: 'demo', kind: 'demo', enabled: true, schedule: { cron: '*/5 * * * *' }, options: {} },
+      {
+        id: 'demo',
+        kind: 'demo',
+        enabled: true,
+        schedule: { cron: '*/5 * * * *' },
+        // Three days back: a first start on any day of the week shows a working day.
+        options: { backfillHours: 72 },
+      },
       { id: 'host', kind: 'host-metrics', enabled: true, schedule: { cron: '* * * * *' } },
     ],
     excel: { enabled: true, folder: 'exports', schedule: { cron: '5 0 * * *' } },
