@@ -171,3 +171,27 @@ describe('journal', () => {
     );
   });
 });
+
+describe('journal changes', () => {
+  it('lists each changed record once, at its latest revision, in revision order', () => {
+    const { journal } = openJournal();
+    journal.applyCapture('demo', [session(), event()], null);
+    const end = Date.UTC(2026, 11, 3, 9);
+    journal.applyCapture(
+      'demo',
+      [session({ endAt: end, state: 'Terminated', stateChangedAt: end }), hostSample()],
+      null,
+    );
+
+    const all = journal.changes(0, 100);
+    expect(all.map((c) => [c.table, c.rev])).toEqual([
+      ['events', 2],
+      ['sessions', 3],
+      ['host_load', 4],
+    ]);
+    expect(journal.lastRev()).toBe(4);
+    expect(journal.changes(2, 1).map((c) => c.rev)).toEqual([3]);
+    expect(all[1]!.row.user_enc).toBeInstanceOf(Uint8Array);
+    expect(all[1]!.row.end_at).toBe(end);
+  });
+});

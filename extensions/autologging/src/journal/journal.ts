@@ -1,6 +1,11 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import {
+  DatabaseSync,
+  type SQLInputValue,
+  type SQLOutputValue,
+  type StatementSync,
+} from 'node:sqlite';
 import type { FieldCipher, PersonalField } from '../crypto/field-cipher.ts';
 import { AutoLoggingError, CryptoError, JournalError } from '../errors.ts';
 import type {
@@ -49,6 +54,13 @@ export interface RunRow {
   outcome: Outcome;
   errorCode: string | null;
   errorMessage: string | null;
+}
+
+/** One changed record, as stored, for a sink. */
+export interface JournalChange {
+  table: 'sessions' | 'events' | 'host_load';
+  rev: number;
+  row: Record<string, SQLOutputValue>;
 }
 
 /** Record counts and file sizes. */
@@ -330,6 +342,32 @@ export class Journal {
   exportOf(day: string): { file: string; writtenAt: number } | null {
     const row = this.#stmt('SELECT file, written_at FROM exports WHERE day = ?').get(day);
     return row ? { file: String(row.file), writtenAt: Number(row.written_at) } : null;
+  }
+
+  /**
+   * The records changed after journal revision `afterRev`, in revision order, at most
+   * `limit`: what a sink forwards next. Rows are as stored (personal fields as ciphertext
+   * and blind index), with their table. A session updated twice appears once, at its latest
+   * revision.
+   */
+  changes(afterRev: number, limit: number): JournalChange[] {
+    const rows = this.#stmt(
+      `SELECT * FROM (
+         SELECT 'sessions' AS tbl, rev, id FROM sessions WHERE rev > ?1
+         UNION ALL SELECT 'events', rev, id FROM events WHERE rev > ?1
+         UNION ALL SELECT 'host_load', rev, id FROM host_load WHERE rev > ?1)
+       ORDER BY rev LIMIT ?2`,
+    ).all(afterRev, limit);
+    return rows.map((r) => {
+      const table = r.tbl as JournalChange['table'];
+      const row = this.#stmt(`SELECT * FROM ${table} WHERE id = ?`).get(r.id as string)!;
+      return { table, rev: Number(r.rev), row: row as Record<string, SQLOutputValue> };
+    });
+  }
+
+  /** The latest journal revision: every change so far has a number up to this. */
+  lastRev(): number {
+    return Number(this.#meta('rev') ?? '0');
   }
 
   /** Record counts and the size on disk. */

@@ -82,6 +82,8 @@ export interface SettingsProblem {
   value: unknown;
   /** What is allowed. */
   message: string;
+  /** A specific code, where one applies (`ENEEDSWINDOWS`). */
+  code?: string;
 }
 
 /** The result of validating settings. */
@@ -95,6 +97,7 @@ export type Validation =
 export function validateSettings(
   raw: unknown,
   plugins: ReadonlyMap<string, SourcePlugin<unknown>>,
+  platform: NodeJS.Platform = process.platform,
 ): Validation {
   const base = baseSettings.safeParse(raw);
   if (!base.success) return { ok: false, problems: toProblems(base.error.issues, raw, []) };
@@ -121,6 +124,16 @@ export function validateSettings(
       });
       return;
     }
+    if (entry.enabled && plugin.platforms && !plugin.platforms.includes(platform)) {
+      problems.push({
+        path: formatPath([...at, 'kind']),
+        value: entry.kind,
+        code: 'ENEEDSWINDOWS',
+        message:
+          `needs ${plugin.platforms.map(platformName).join(' or ')}; this machine runs ` +
+          `${platformName(platform)} (disable the source here, or run the agent there)`,
+      });
+    }
     const options = plugin.options.safeParse(entry.options ?? {});
     if (!options.success) {
       problems.push(...toProblems(options.error.issues, entry.options ?? {}, [...at, 'options']));
@@ -136,6 +149,10 @@ export function validateSettings(
   });
   if (problems.length) return { ok: false, problems };
   return { ok: true, settings: { ...base.data, sources } };
+}
+
+function platformName(platform: NodeJS.Platform): string {
+  return platform === 'win32' ? 'Windows' : platform === 'darwin' ? 'macOS' : platform;
 }
 
 /** `a.b[0].c` from a path of keys and indexes. */

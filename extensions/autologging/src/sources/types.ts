@@ -61,8 +61,30 @@ export interface Source {
     signal: AbortSignal,
     window?: CaptureWindow,
   ): Promise<CaptureResult>;
+  /**
+   * Checks the connection without storing anything, for "Test connection" and
+   * `autologging source test ID`. Never throws: every failure becomes a diagnosis.
+   */
+  test?(signal: AbortSignal): Promise<Diagnosis>;
   /** Releases connections. Never throws. */
   close(): Promise<void>;
+}
+
+/** What a connection test found, in words an administrator can act on. */
+export interface Diagnosis {
+  ok: boolean;
+  /**
+   * Stable code: `OK`, `ENODATA` (reachable, nothing recorded yet), `ENOTFOUND` (name not
+   * resolved), `ECONNREFUSED`, `ETIMEOUT`, `ETLS`, `EAUTH` (401), `EFORBIDDEN` (403),
+   * `ENOENTITYSET`, `EBADRESPONSE`, `ENEEDSWINDOWS`, or a source's own.
+   */
+  code: string;
+  /** One plain sentence; no secret, no personal value. */
+  message: string;
+  /** Records seen, when the test read any. */
+  count?: number;
+  /** One record as a sample, personal fields masked. */
+  sample?: Record<string, unknown>;
 }
 
 /** A kind of source, registered once; settings name it by `kind`. */
@@ -75,5 +97,10 @@ export interface SourcePlugin<Options = unknown> {
   options: z.ZodType<Options>;
   /** The cron expression used when a source of this kind gives none. */
   defaultSchedule: string;
+  /**
+   * The systems it runs on, when not all (`['win32']` for quser, wevtutil, PowerShell).
+   * Settings that enable it elsewhere fail validation with `ENEEDSWINDOWS`.
+   */
+  platforms?: readonly NodeJS.Platform[];
   create(options: Options, context: SourceContext): Source;
 }
