@@ -2,7 +2,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { FieldCipher } from './crypto/field-cipher.ts';
 import { openKeyring } from './crypto/keyring.ts';
-import { AutoLoggingError, describeError, errorCode, throwIfAborted } from './errors.ts';
+import {
+  AutoLoggingError,
+  SourceError,
+  describeError,
+  errorCode,
+  throwIfAborted,
+} from './errors.ts';
 import { writeDailyWorkbook } from './excel/workbook.ts';
 import { Journal, type Trigger } from './journal/journal.ts';
 import { pruneLogs, type Logger } from './log/logger.ts';
@@ -20,7 +26,7 @@ import type { Settings, SourceSettings } from './settings/schema.ts';
 import { loadSettings } from './settings/store.ts';
 import { sampleHost, hostMetricsSource } from './sources/host-metrics/index.ts';
 import { builtInSources } from './sources/registry.ts';
-import type { CaptureWindow, SourceContext, SourcePlugin } from './sources/types.ts';
+import type { CaptureWindow, SourceContext, SourcePlugin, SourceProblem } from './sources/types.ts';
 import { addDays, dayOf, dayRange, systemTimeZone } from './time.ts';
 import { VERSION } from './version.ts';
 
@@ -144,6 +150,7 @@ export class Agent {
     const plugin = this.#plugins.get(entry.kind)!;
     const source = plugin.create(entry.options, this.#sourceContext(id, log));
     const totals = { recordsIn: 0, recordsNew: 0, recordsUpdated: 0 };
+    const rejected: SourceProblem[] = [];
     try {
       await source.open(signal);
       // A long backfill comes in parts, each stored in its own transaction with its cursor,
@@ -157,11 +164,13 @@ export class Agent {
         totals.recordsIn += applied.in;
         totals.recordsNew += applied.new;
         totals.recordsUpdated += applied.updated;
-        more = captured.more === true;
+        rejected.push(...(captured.rejected ?? []));
+        more = captured.more === true && !captured.rejected?.length;
         if (more && options.window && captured.cursor !== null) {
           options = { ...options, window: { ...options.window, since: Number(captured.cursor) } };
         }
       }
+      if (rejected.length) throw new RejectedRecordsError(id, rejected);
       const result: JobResult = { job, outcome: 'ok', ...totals };
       this.journal.finishRun(runId, { ...totals, outcome: 'ok' });
       log.info('capture stored', {
@@ -440,4 +449,13 @@ function removeStaleTempFiles(folder: string, now: number): number {
     }
   }
   return removed;
+}
+
+/** A capture stored its good records but could not read others: the run counts as failed. */
+class RejectedRecordsError extends SourceError {
+  constructor(source: string, problems: readonly SourceProblem[]) {
+    const first = problems[0]!;
+    const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
+    super(first.code, source, `good records were stored; rejected: ${first.message}${more}`);
+  }
 }

@@ -32,6 +32,19 @@ export interface CaptureResult {
    * agent stores this part, then captures again at once from the new cursor.
    */
   more?: boolean;
+  /**
+   * What the source could not read (a malformed row, a truncated page): each with a code and
+   * a message naming the source, the request and the field, never a personal value. The good
+   * records are still stored, and `cursor` must not pass what was rejected; the run is
+   * recorded as failed with the first problem's code.
+   */
+  rejected?: SourceProblem[];
+}
+
+/** A record or response a source could not read. */
+export interface SourceProblem {
+  code: string;
+  message: string;
 }
 
 /**
