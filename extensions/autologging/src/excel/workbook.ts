@@ -388,11 +388,12 @@ class Tripwire {
   private error: unknown;
   private readonly waiters = new Set<(error: unknown) => void>();
   private readonly onAbort = () => this.trip(new AbortedError(this.what));
+  private readonly signal: AbortSignal | undefined;
+  private readonly what: string;
 
-  constructor(
-    private readonly signal: AbortSignal | undefined,
-    private readonly what: string,
-  ) {
+  constructor(signal: AbortSignal | undefined, what: string) {
+    this.signal = signal;
+    this.what = what;
     signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 

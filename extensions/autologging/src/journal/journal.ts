@@ -493,6 +493,8 @@ export class Journal {
   }
 
   #insertEvent(id: string, source: string, e: EventRecord, rev: number, now: number): boolean {
+    // Events never change: one already stored is not encrypted again only to be ignored.
+    if (this.#stmt('SELECT 1 FROM events WHERE id = ?').get(id)) return false;
     const values: Record<string, SQLInputValue> = {
       id,
       source,
