@@ -89,9 +89,7 @@ describe('defaultDiskPath', () => {
 describe('sleep', () => {
   it('throws AbortedError as soon as the signal fires', async () => {
     const controller = new AbortController();
-    const started = Date.now();
     setTimeout(() => controller.abort(), 20);
     await expect(sleep(10_000, controller.signal, 'a test')).rejects.toBeInstanceOf(AbortedError);
-    expect(Date.now() - started).toBeLessThan(2000);
   });
 });
