@@ -227,6 +227,37 @@ describe('agent', () => {
     expect(fs.existsSync(path.join(home, 'agent.json'))).toBe(false);
   });
 
+  it('keeps a password typed into settings.json only in the vault, and hands the source the real one', async () => {
+    const seen: unknown[] = [];
+    const plugin: SourcePlugin<unknown> = {
+      ...scriptedPlugin(async () => ({ records: [], cursor: null })),
+      options: z.strictObject({ password: z.string() }),
+      create: (options) => {
+        seen.push(options);
+        return {
+          open: async () => {},
+          capture: async () => ({ records: [], cursor: null }),
+          close: async () => {},
+        };
+      },
+    };
+    const home = homeWith({
+      sources: [{ id: 'site', kind: 'scripted', options: { password: 'Pa$$w0rd!' } }],
+    });
+    const { agent } = open(home, { plugins: pluginsWith(plugin) });
+    await agent.capture('site', 'manual');
+    agent.close();
+
+    expect(seen).toEqual([{ password: 'Pa$$w0rd!' }]);
+    for (const file of ['settings.json', 'secrets.json', 'journal.db']) {
+      expect(fs.readFileSync(path.join(home, file), 'utf8')).not.toContain('Pa$$w0rd!');
+    }
+    const settings = JSON.parse(fs.readFileSync(path.join(home, 'settings.json'), 'utf8'));
+    expect(settings.sources[0].options.password).toEqual({
+      $secret: 'sources.site.options.password',
+    });
+  });
+
   it('refuses to start while another live agent holds the data folder', () => {
     const home = homeWith(demoSettings());
     fs.writeFileSync(path.join(home, 'agent.lock'), String(process.ppid));

@@ -23,6 +23,7 @@ import { ensurePrivateDir } from './platform/files.ts';
 import { homePaths, type HomePaths } from './platform/paths.ts';
 import { Scheduler, type JobSpec } from './schedule/scheduler.ts';
 import type { Settings, SourceSettings } from './settings/schema.ts';
+import { SecretVault, resolveSecrets, sealSecrets } from './settings/secrets.ts';
 import { loadSettings } from './settings/store.ts';
 import { sampleHost, hostMetricsSource } from './sources/host-metrics/index.ts';
 import { builtInSources } from './sources/registry.ts';
@@ -105,9 +106,18 @@ export class Agent {
     const paths = homePaths(options.home);
     ensurePrivateDir(paths.home);
     const plugins = options.plugins ?? builtInSources;
-    const { settings, created } = loadSettings(paths.settings, plugins);
     const keys = openKeyring({ home: paths.home, passphrase: options.passphrase });
-    const journal = Journal.open(paths.journal, new FieldCipher(keys), options.now);
+    const cipher = new FieldCipher(keys);
+    const vault = SecretVault.open(paths.home, cipher);
+    const { settings, created } = loadSettings(paths.settings, plugins, {
+      // A secret typed into settings.json by hand moves into the vault at the next start.
+      prepare: (raw) => {
+        const rewrite = sealSecrets(raw, vault);
+        vault.save();
+        return { value: resolveSecrets(raw, vault), rewrite };
+      },
+    });
+    const journal = Journal.open(paths.journal, cipher, options.now);
     return new Agent(options, settings, created, journal);
   }
 

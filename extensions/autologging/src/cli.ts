@@ -17,6 +17,7 @@ import { ensurePrivateDir } from './platform/files.ts';
 import { homePaths, resolveHome } from './platform/paths.ts';
 import { nextRuns } from './schedule/cron.ts';
 import { validateSettings } from './settings/schema.ts';
+import { placeholderSecrets } from './settings/secrets.ts';
 import { describeProblems, maskSecrets, parseSettingsJson } from './settings/store.ts';
 import { builtInSources } from './sources/registry.ts';
 import type { CaptureWindow } from './sources/types.ts';
@@ -121,7 +122,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description('check settings.json against the schema')
     .action(() => {
       const paths = homePaths(home());
-      const raw = readJsonFile(paths.settings);
+      const raw = placeholderSecrets(readJsonFile(paths.settings));
       const result = validateSettings(raw, builtInSources);
       if (!result.ok) {
         err(`${paths.settings} is not valid:\n${describeProblems(result.problems)}`);
@@ -135,7 +136,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description('print the settings with every default filled in (secrets masked)')
     .action(() => {
       const paths = homePaths(home());
-      const result = validateSettings(readJsonFile(paths.settings), builtInSources);
+      const raw = placeholderSecrets(readJsonFile(paths.settings));
+      const result = validateSettings(raw, builtInSources);
       if (!result.ok) throw new SettingsError(describeProblems(result.problems));
       out(JSON.stringify(maskSecrets(result.settings), null, 2));
     });
@@ -287,7 +289,7 @@ function readStatus(home: string): Status {
   const paths = homePaths(home);
   const info = readAgentInfo(paths);
   const loaded = fs.existsSync(paths.settings)
-    ? validateSettings(readJsonFile(paths.settings), builtInSources)
+    ? validateSettings(placeholderSecrets(readJsonFile(paths.settings)), builtInSources)
     : null;
   const settings = loaded?.ok ? loaded.settings : null;
   const timeZone = settings?.timeZone ?? systemTimeZone();

@@ -48,12 +48,7 @@ export class FieldCipher {
 
   /** Encrypts `value` for `field` of record `recordId`. */
   encrypt(recordId: string, field: PersonalField, value: string): Uint8Array {
-    const nonce = this.#nextNonce();
-    const cipher = crypto.createCipheriv('aes-256-gcm', this.#dataKey, nonce);
-    cipher.setAAD(associatedData(recordId, field));
-    const body = Buffer.concat([cipher.update(value, 'utf8'), cipher.final()]);
-    const header = Buffer.from([FORMAT, this.#version & 0xff]);
-    return Buffer.concat([header, nonce, body, cipher.getAuthTag()]);
+    return this.#encryptWith(`${recordId}\0${field}`, value);
   }
 
   /**
@@ -61,31 +56,52 @@ export class FieldCipher {
    * altered, belongs to another record or field, or was written with another key.
    */
   decrypt(recordId: string, field: PersonalField, blob: Uint8Array): string {
+    return this.#decryptWith(`${recordId}\0${field}`, `${field} of record ${recordId}`, blob);
+  }
+
+  #encryptWith(associated: string, value: string): Uint8Array {
+    const nonce = this.#nextNonce();
+    const cipher = crypto.createCipheriv('aes-256-gcm', this.#dataKey, nonce);
+    cipher.setAAD(Buffer.from(associated, 'utf8'));
+    const body = Buffer.concat([cipher.update(value, 'utf8'), cipher.final()]);
+    const header = Buffer.from([FORMAT, this.#version & 0xff]);
+    return Buffer.concat([header, nonce, body, cipher.getAuthTag()]);
+  }
+
+  #decryptWith(associated: string, what: string, blob: Uint8Array): string {
     const data = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
     if (data.length < HEADER + NONCE + TAG || data[0] !== FORMAT) {
-      throw new CryptoError('ECIPHERTEXT', `${field} of record ${recordId} is not a ciphertext`);
+      throw new CryptoError('ECIPHERTEXT', `${what} is not a ciphertext`);
     }
     if (data[1] !== (this.#version & 0xff)) {
       throw new CryptoError(
         'EKEYVERSION',
-        `${field} of record ${recordId} was written with key version ${data[1]}, ` +
+        `${what} was written with key version ${data[1]}, ` +
           `this keyring holds version ${this.#version}`,
       );
     }
     try {
       const nonce = data.subarray(HEADER, HEADER + NONCE);
       const decipher = crypto.createDecipheriv('aes-256-gcm', this.#dataKey, nonce);
-      decipher.setAAD(associatedData(recordId, field));
+      decipher.setAAD(Buffer.from(associated, 'utf8'));
       decipher.setAuthTag(data.subarray(data.length - TAG));
       const body = data.subarray(HEADER + NONCE, data.length - TAG);
       return Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');
     } catch (error) {
-      throw new CryptoError(
-        'ECIPHERTEXT',
-        `${field} of record ${recordId} failed authentication: altered, or not ours`,
-        { cause: error },
-      );
+      throw new CryptoError('ECIPHERTEXT', `${what} failed authentication: altered, or not ours`, {
+        cause: error,
+      });
     }
+  }
+
+  /** Encrypts a secret setting (a password, a client secret) under its name. */
+  sealSecret(name: string, value: string): Uint8Array {
+    return this.#encryptWith(`secret\0${name}`, value);
+  }
+
+  /** Decrypts what `sealSecret` wrote. Throws `CryptoError` `ECIPHERTEXT` like `decrypt`. */
+  openSecret(name: string, blob: Uint8Array): string {
+    return this.#decryptWith(`secret\0${name}`, `secret ${name}`, blob);
   }
 
   /**
@@ -129,10 +145,6 @@ export class FieldCipher {
       .update(value, 'utf8')
       .digest();
   }
-}
-
-function associatedData(recordId: string, field: string): Buffer {
-  return Buffer.from(`${recordId}\0${field}`, 'utf8');
 }
 
 function normalise(value: string): string {

@@ -35,17 +35,29 @@ export interface LoadedSettings {
   created: boolean;
 }
 
+/** How `loadSettings` reads the file. */
+export interface LoadOptions {
+  /** Write the defaults when the file is missing. Default true. */
+  createIfMissing?: boolean;
+  /**
+   * Turns the file's content into what is validated (the secret vault resolves references
+   * here). It may change `raw` in place and return true in `rewrite` to have it saved.
+   */
+  prepare?: (raw: Record<string, unknown>) => { value: unknown; rewrite: boolean };
+}
+
 /**
- * Reads and validates `file`, writing the defaults first when it does not exist (and
- * `createIfMissing`). Throws `SettingsError`: `ESETTINGSJSON` when the file is not JSON,
- * `ESETTINGS` with every problem listed when it does not match the schema, `ENOSETTINGS`
- * when it is missing and may not be created.
+ * Reads and validates `file`, writing the defaults first when it does not exist. Throws
+ * `SettingsError`: `ESETTINGSJSON` when the file is not JSON, `ESETTINGS` with every problem
+ * listed when it does not match the schema, `ENOSETTINGS` when it is missing and may not be
+ * created.
  */
 export function loadSettings(
   file: string,
   plugins: ReadonlyMap<string, SourcePlugin<unknown>>,
-  createIfMissing = true,
+  options: LoadOptions = {},
 ): LoadedSettings {
+  const createIfMissing = options.createIfMissing ?? true;
   let created = false;
   if (!fs.existsSync(file)) {
     if (!createIfMissing) {
@@ -54,10 +66,12 @@ export function loadSettings(
     writeFileAtomic(file, JSON.stringify(defaultSettings(), null, 2) + '\n');
     created = true;
   }
-  const raw = parseSettingsJson(file, fs.readFileSync(file, 'utf8'));
-  const result = validateSettings(raw, plugins);
+  const raw = parseSettingsJson(file, fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  const prepared = options.prepare?.(raw) ?? { value: raw, rewrite: false };
+  if (prepared.rewrite) writeFileAtomic(file, JSON.stringify(raw, null, 2) + '\n');
+  const result = validateSettings(prepared.value, plugins);
   if (!result.ok) throw settingsError(file, result.problems);
-  return { settings: result.settings, raw: raw as Record<string, unknown>, created };
+  return { settings: result.settings, raw, created };
 }
 
 /**
