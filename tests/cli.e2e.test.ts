@@ -209,3 +209,101 @@ describe('autologging command', () => {
     expect(shown.sources.map((s: { kind: string }) => s.kind)).toEqual(['demo', 'host-metrics']);
   });
 });
+
+describe('autologging source', () => {
+  it('adds, changes, tests and removes a source, saving only what validates', () => {
+    const home = homeWith(demoSettings());
+    const settingsFile = path.join(home, 'settings.json');
+    const add = cli([
+      '--home',
+      home,
+      'source',
+      'add',
+      'demo',
+      '--id',
+      'branch',
+      '--set',
+      'users=12',
+      'deliveryGroups=["Seoul","Busan"]',
+      '--schedule',
+      '*/10 * * * *',
+    ]);
+    expect(add.code).toBe(0);
+    const saved = JSON.parse(fs.readFileSync(settingsFile, 'utf8'));
+    expect(saved.sources[2]).toEqual({
+      id: 'branch',
+      kind: 'demo',
+      enabled: true,
+      schedule: { cron: '*/10 * * * *' },
+      options: { users: 12, deliveryGroups: ['Seoul', 'Busan'] },
+    });
+
+    const before = fs.readFileSync(settingsFile, 'utf8');
+    const bad = cli(['--home', home, 'source', 'set', 'branch', 'machines=1']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(
+      /sources\[2\]\.options\.machines: got 1; machines \(1\) must be at least the number of deliveryGroups/,
+    );
+    expect(cli(['--home', home, 'source', 'set', 'branch', 'nosuch=1']).stderr).toMatch(
+      /demo has no option "nosuch"/,
+    );
+    expect(
+      cli(['--home', home, 'source', 'set', 'branch', '--set-env', 'seed=AUTOLOGGING_NOT_SET'])
+        .stderr,
+    ).toMatch(/AUTOLOGGING_NOT_SET: the environment variable is not set/);
+    expect(fs.readFileSync(settingsFile, 'utf8')).toBe(before);
+
+    const env = cli(
+      ['--home', home, 'source', 'set', 'branch', '--set-env', 'seed=BRANCH_SEED', '--disable'],
+      { BRANCH_SEED: '7' },
+    );
+    expect(env.code).toBe(0);
+    expect(JSON.parse(fs.readFileSync(settingsFile, 'utf8')).sources[2]).toMatchObject({
+      enabled: false,
+      options: { seed: 7 },
+    });
+
+    const tested = cli(['--home', home, 'source', 'test', 'branch']);
+    expect(tested.code).toBe(0);
+    expect(tested.stdout).toMatch(/^branch: OK: read \d+ records/);
+    const sample = JSON.parse(/sample: (.*)/.exec(tested.stdout)![1]!);
+    expect(sample).toMatchObject({ kind: 'session', user: '***', clientAddress: '***' });
+    expect(status(home).records.sessions).toBe(0);
+
+    expect(cli(['--home', home, 'source', 'list']).stdout).toMatch(
+      /branch\s+demo\s+disabled \*\/10/,
+    );
+    expect(cli(['--home', home, 'source', 'remove', 'branch']).code).toBe(0);
+    expect(
+      JSON.parse(fs.readFileSync(settingsFile, 'utf8')).sources.map((s: { id: string }) => s.id),
+    ).toEqual(['demo', 'host']);
+  });
+
+  it('applies a change to a running agent without a restart', async () => {
+    const home = homeWith(demoSettings({ backfillHours: 1 }));
+    const agent = startCli(['--home', home, 'run']);
+    await agent.waitFor((out) => out.includes('Stop with Ctrl+C.'));
+    expect(
+      cli([
+        '--home',
+        home,
+        'source',
+        'add',
+        'demo',
+        '--id',
+        'late',
+        '--set',
+        'seed=9',
+        'backfillHours=1',
+      ]).code,
+    ).toBe(0);
+    await agent.waitFor((out) => out.includes('settings applied'));
+
+    fs.writeFileSync(path.join(home, 'settings.json'), '{ "sources": [ }');
+    await agent.waitFor((out) =>
+      out.includes('settings not applied, the previous ones stay in force'),
+    );
+    agent.child.kill('SIGTERM');
+    expect(await agent.exited).toBe(0);
+  });
+});

@@ -27,7 +27,14 @@ import { SecretVault, resolveSecrets, sealSecrets } from './settings/secrets.ts'
 import { loadSettings } from './settings/store.ts';
 import { sampleHost, hostMetricsSource } from './sources/host-metrics/index.ts';
 import { builtInSources } from './sources/registry.ts';
-import type { CaptureWindow, SourceContext, SourcePlugin, SourceProblem } from './sources/types.ts';
+import { PERSONAL_FIELDS, type CaptureRecord } from './records.ts';
+import type {
+  CaptureWindow,
+  Diagnosis,
+  SourceContext,
+  SourcePlugin,
+  SourceProblem,
+} from './sources/types.ts';
 import { addDays, dayOf, dayRange, systemTimeZone } from './time.ts';
 import { VERSION } from './version.ts';
 
@@ -65,9 +72,9 @@ const STOP_GRACE_MS = 15_000;
  */
 export class Agent {
   readonly paths: HomePaths;
-  readonly settings: Settings;
+  #settings: Settings;
   readonly journal: Journal;
-  readonly timeZone: string;
+  #timeZone: string;
   /** True when this start wrote the default settings. */
   readonly firstRun: boolean;
   readonly #log: Logger;
@@ -76,6 +83,7 @@ export class Agent {
   readonly #run: CommandRunner;
   readonly #platform: NodeJS.Platform;
   readonly #abort = new AbortController();
+  readonly #vault: SecretVault;
   #scheduler: Scheduler | null = null;
   #catchUp: Promise<void> | null = null;
 
@@ -84,12 +92,14 @@ export class Agent {
     settings: Settings,
     firstRun: boolean,
     journal: Journal,
+    vault: SecretVault,
   ) {
+    this.#vault = vault;
     this.paths = homePaths(options.home);
-    this.settings = settings;
+    this.#settings = settings;
     this.firstRun = firstRun;
     this.journal = journal;
-    this.timeZone = settings.timeZone ?? systemTimeZone();
+    this.#timeZone = settings.timeZone ?? systemTimeZone();
     this.#log = options.log;
     this.#plugins = options.plugins ?? builtInSources;
     this.#now = options.now ?? Date.now;
@@ -110,15 +120,68 @@ export class Agent {
     const cipher = new FieldCipher(keys);
     const vault = SecretVault.open(paths.home, cipher);
     const { settings, created } = loadSettings(paths.settings, plugins, {
-      // A secret typed into settings.json by hand moves into the vault at the next start.
-      prepare: (raw) => {
-        const rewrite = sealSecrets(raw, vault);
-        vault.save();
-        return { value: resolveSecrets(raw, vault), rewrite };
-      },
+      prepare: (raw) => prepareWithVault(raw, vault),
     });
     const journal = Journal.open(paths.journal, cipher, options.now);
-    return new Agent(options, settings, created, journal);
+    return new Agent(options, settings, created, journal, vault);
+  }
+
+  /** The settings in force. */
+  get settings(): Settings {
+    return this.#settings;
+  }
+
+  /** The zone of schedules, day boundaries and Excel dates. */
+  get timeZone(): string {
+    return this.#timeZone;
+  }
+
+  /**
+   * Reads settings.json again and, when it is valid, applies it at once: sources, schedules,
+   * Excel and log settings; jobs in progress finish with the settings they started with.
+   * Throws `SettingsError` and keeps the settings in force when the file is not valid.
+   */
+  reload(): void {
+    const { settings } = loadSettings(this.paths.settings, this.#plugins, {
+      createIfMissing: false,
+      prepare: (raw) => prepareWithVault(raw, this.#vault),
+    });
+    this.#settings = settings;
+    this.#timeZone = settings.timeZone ?? systemTimeZone();
+    this.#scheduler?.replaceAll(this.jobs(), this.#timeZone);
+    this.#log.info('settings applied', { sources: settings.sources.length });
+  }
+
+  /**
+   * Tests source `id` without storing anything: the source's own connection test when it has
+   * one, else a capture from its current position whose records are counted and one shown,
+   * personal fields masked. Never throws for a source failure: it becomes the diagnosis.
+   */
+  async testSource(id: string, signal: AbortSignal = this.#abort.signal): Promise<Diagnosis> {
+    const entry = this.#sourceEntry(id);
+    const source = this.#plugins
+      .get(entry.kind)!
+      .create(entry.options, this.#sourceContext(id, this.#log.child(`source.${id}`)));
+    try {
+      await source.open(signal);
+      if (source.test) return await source.test(signal);
+      const captured = await source.capture(this.journal.cursor(id), signal);
+      const first = captured.records[0];
+      if (!first) {
+        return { ok: true, code: 'ENODATA', message: 'reachable; nothing new to record yet' };
+      }
+      return {
+        ok: true,
+        code: 'OK',
+        message: `read ${captured.records.length} records`,
+        count: captured.records.length,
+        sample: maskRecord(first),
+      };
+    } catch (error) {
+      return { ok: false, code: errorCode(error), message: errorMessage(error) };
+    } finally {
+      await source.close();
+    }
   }
 
   /** The folder the daily workbooks go to. */
@@ -320,7 +383,7 @@ export class Agent {
     const interrupted = this.journal.interruptStaleRuns(isAlive);
     if (interrupted) this.#log.warn('runs of an earlier agent were interrupted', { interrupted });
 
-    this.#scheduler = new Scheduler(this.timeZone, this.#log.child('schedule'));
+    this.#scheduler = new Scheduler(this.#timeZone, this.#log.child('schedule'));
     this.#scheduler.replaceAll(this.jobs());
     this.#catchUp = this.#runCatchUp();
   }
@@ -392,6 +455,17 @@ export class Agent {
     if (!this.#abort.signal.aborted) await this.exportMissing('catch-up');
   }
 
+  #sourceEntry(id: string): SourceSettings {
+    const entry = this.settings.sources.find((s) => s.id === id);
+    if (!entry) {
+      throw new AutoLoggingError(
+        'ENOSOURCE',
+        `no source with id ${JSON.stringify(id)} in settings`,
+      );
+    }
+    return entry;
+  }
+
   #sourceContext(id: string, log: Logger): SourceContext {
     return {
       id,
@@ -444,6 +518,27 @@ export class Agent {
     });
     return { job, outcome: aborted ? 'aborted' : 'failed', ...stored, error: { code, message } };
   }
+}
+
+/** Seals plain secrets of `raw` into the vault, then resolves every reference. */
+function prepareWithVault(raw: Record<string, unknown>, vault: SecretVault) {
+  // A secret typed into settings.json by hand moves into the vault at the next read.
+  const rewrite = sealSecrets(raw, vault);
+  vault.save();
+  return { value: resolveSecrets(raw, vault), rewrite };
+}
+
+/** A copy of a record with its personal fields shown as `***`. */
+function maskRecord(record: CaptureRecord): Record<string, unknown> {
+  const masked: Record<string, unknown> = { ...record };
+  for (const field of PERSONAL_FIELDS[record.kind]) {
+    if (masked[field] != null) masked[field] = '***';
+  }
+  return masked;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** Removes workbook temp files (`.*.tmp`) older than an hour left by a crash; returns how many. */

@@ -13,12 +13,30 @@ import {
   type LogSink,
 } from './log/logger.ts';
 import { readAgentInfo } from './platform/agent-lock.ts';
-import { ensurePrivateDir } from './platform/files.ts';
 import { homePaths, resolveHome } from './platform/paths.ts';
 import { nextRuns } from './schedule/cron.ts';
 import { validateSettings } from './settings/schema.ts';
-import { placeholderSecrets } from './settings/secrets.ts';
-import { describeProblems, maskSecrets, parseSettingsJson } from './settings/store.ts';
+import {
+  SecretVault,
+  placeholderSecrets,
+  resolveSecrets,
+  sealSecrets,
+} from './settings/secrets.ts';
+import {
+  applyAssignments,
+  parseAssignments,
+  readEnvAssignments,
+  type Assignment,
+} from './settings/edit.ts';
+import { FieldCipher } from './crypto/field-cipher.ts';
+import { openKeyring } from './crypto/keyring.ts';
+import { ensurePrivateDir, writeFileAtomic } from './platform/files.ts';
+import {
+  defaultSettings,
+  describeProblems,
+  maskSecrets,
+  parseSettingsJson,
+} from './settings/store.ts';
 import { builtInSources } from './sources/registry.ts';
 import type { CaptureWindow } from './sources/types.ts';
 import { dayRange, daysBetween, parseDay, systemTimeZone } from './time.ts';
@@ -142,12 +160,180 @@ export async function main(argv: readonly string[]): Promise<number> {
       out(JSON.stringify(maskSecrets(result.settings), null, 2));
     });
 
+  const source = program
+    .command('source')
+    .description('list, add, change, test and remove sources');
+  source
+    .command('list')
+    .description('the sources in settings')
+    .option('--json', 'print JSON')
+    .action((options: { json?: boolean }) => {
+      const paths = homePaths(home());
+      const raw = placeholderSecrets(readJsonFile(paths.settings));
+      const result = validateSettings(raw, builtInSources);
+      if (!result.ok) throw new SettingsError(describeProblems(result.problems));
+      const rows = result.settings.sources.map((s) => ({
+        id: s.id,
+        kind: s.kind,
+        enabled: s.enabled,
+        schedule: s.schedule,
+      }));
+      if (options.json) {
+        out(JSON.stringify(rows, null, 2));
+        return;
+      }
+      for (const r of rows) {
+        const when = `${r.schedule.cron}${r.schedule.timeZone ? ` (${r.schedule.timeZone})` : ''}`;
+        out(
+          `${r.id.padEnd(20)} ${r.kind.padEnd(18)} ${r.enabled ? 'enabled ' : 'disabled'} ${when}`,
+        );
+      }
+      out(`kinds: ${[...builtInSources.values()].map((p) => p.kind).join(', ')}`);
+    });
+  source
+    .command('add <kind>')
+    .description('add a source; options are checked against its kind before anything is saved')
+    .requiredOption('--id <id>', 'the new source id')
+    .option('--set <key=value...>', 'an option (dots reach nested ones)')
+    .option('--set-env <key=ENV_VAR...>', 'an option read from an environment variable')
+    .option('--schedule <cron>', "when it captures (default: its kind's)")
+    .option('--disabled', 'add it switched off')
+    .action((kind: string, options: SourceEditOptions & { id: string; disabled?: boolean }) => {
+      const plugin = builtInSources.get(kind);
+      if (!plugin) {
+        throw new UsageError(
+          `no source kind "${kind}"; kinds: ${[...builtInSources.keys()].join(', ')}`,
+        );
+      }
+      editSettings(home(), (raw) => {
+        const sources = sourceList(raw);
+        if (sources.some((s) => s.id === options.id)) {
+          throw new UsageError(`a source "${options.id}" exists already; use source set`);
+        }
+        const entry: Record<string, unknown> = { id: options.id, kind, enabled: !options.disabled };
+        if (options.schedule) entry.schedule = { cron: options.schedule };
+        const sourceOptions: Record<string, unknown> = {};
+        applyAssignments(plugin, sourceOptions, assignments(options));
+        entry.options = sourceOptions;
+        sources.push(entry);
+      });
+      out(`added source ${options.id} (${kind})`);
+    });
+  source
+    .command('set <id> [key=value...]')
+    .description('change options, schedule or state of a source')
+    .option('--set-env <key=ENV_VAR...>', 'an option read from an environment variable')
+    .option('--schedule <cron>', 'when it captures')
+    .option('--enable', 'switch it on')
+    .option('--disable', 'switch it off')
+    .action(
+      (
+        id: string,
+        words: string[],
+        options: SourceEditOptions & { enable?: boolean; disable?: boolean },
+      ) => {
+        if (options.enable && options.disable)
+          throw new UsageError('--enable or --disable, not both');
+        editSettings(home(), (raw) => {
+          const entry = sourceList(raw).find((s) => s.id === id);
+          if (!entry) throw new UsageError(`no source "${id}" in settings`);
+          const plugin = builtInSources.get(String(entry.kind));
+          if (!plugin)
+            throw new UsageError(`source "${id}" has an unknown kind "${String(entry.kind)}"`);
+          if (options.enable) entry.enabled = true;
+          if (options.disable) entry.enabled = false;
+          if (options.schedule) entry.schedule = { cron: options.schedule };
+          const current = entry.options;
+          const sourceOptions = (
+            current !== null && typeof current === 'object' ? current : {}
+          ) as Record<string, unknown>;
+          applyAssignments(plugin, sourceOptions, assignments({ ...options, set: words }));
+          entry.options = sourceOptions;
+        });
+        out(`changed source ${id}`);
+      },
+    );
+  source
+    .command('remove <id>')
+    .description('remove a source from settings (what it recorded stays in the journal)')
+    .action((id: string) => {
+      editSettings(home(), (raw) => {
+        const sources = sourceList(raw);
+        const at = sources.findIndex((s) => s.id === id);
+        if (at < 0) throw new UsageError(`no source "${id}" in settings`);
+        sources.splice(at, 1);
+      });
+      out(`removed source ${id}`);
+    });
+  source
+    .command('test <id>')
+    .description("check a source's connection and show what it would record, storing nothing")
+    .action(async (id: string) => {
+      const agent = openAgent(home());
+      try {
+        if (!agent.settings.sources.some((s) => s.id === id)) {
+          throw new UsageError(`no source "${id}" in settings`);
+        }
+        const diagnosis = await agent.testSource(id);
+        out(`${id}: ${diagnosis.code}: ${diagnosis.message}`);
+        if (diagnosis.count !== undefined) out(`  records: ${diagnosis.count}`);
+        if (diagnosis.sample) out(`  sample: ${JSON.stringify(diagnosis.sample)}`);
+        exitCode = diagnosis.ok ? EXIT.ok : EXIT.failed;
+      } finally {
+        agent.close();
+      }
+    });
+
   try {
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
   } catch (error) {
     return reportFailure(error);
   }
+}
+
+/** Options shared by `source add` and `source set`. */
+interface SourceEditOptions {
+  set?: string[];
+  setEnv?: string[];
+  schedule?: string;
+}
+
+function assignments(options: SourceEditOptions): Assignment[] {
+  return [
+    ...parseAssignments(options.set ?? []),
+    ...readEnvAssignments(options.setEnv ?? [], process.env),
+  ];
+}
+
+function sourceList(raw: Record<string, unknown>): Array<Record<string, unknown>> {
+  if (!Array.isArray(raw.sources)) raw.sources = [];
+  return raw.sources as Array<Record<string, unknown>>;
+}
+
+/**
+ * Changes settings.json with `change`, then validates the result with secrets moved into the
+ * vault; only a valid result is saved (settings and vault together). A running agent picks
+ * the change up by itself.
+ */
+function editSettings(home: string, change: (raw: Record<string, unknown>) => void): void {
+  const paths = homePaths(home);
+  ensurePrivateDir(home);
+  const raw = (
+    fs.existsSync(paths.settings) ? readJsonFile(paths.settings) : defaultSettings()
+  ) as Record<string, unknown>;
+  change(raw);
+  const cipher = new FieldCipher(
+    openKeyring({ home, passphrase: process.env.AUTOLOGGING_PASSPHRASE }),
+  );
+  const vault = SecretVault.open(home, cipher);
+  sealSecrets(raw, vault);
+  const result = validateSettings(resolveSecrets(raw, vault), builtInSources);
+  if (!result.ok) {
+    throw new SettingsError(`not saved:\n${describeProblems(result.problems)}`);
+  }
+  vault.save();
+  writeFileAtomic(paths.settings, JSON.stringify(raw, null, 2) + '\n');
 }
 
 /** Prints a failure once, with its code, and returns the exit code it deserves. */
@@ -254,6 +440,19 @@ async function runAgent(home: string): Promise<number> {
   out(`  logs:     ${agent.paths.logs}`);
   out(`Stop with Ctrl+C.`);
 
+  // Settings changed by `source add/set`, the window or an editor apply without a restart.
+  const reload = () => {
+    try {
+      agent.reload();
+    } catch (error) {
+      err(`settings not applied, the previous ones stay in force: ${describeError(error)}`);
+    }
+  };
+  fs.watchFile(agent.paths.settings, { interval: 1000 }, (now, before) => {
+    if (now.mtimeMs !== before.mtimeMs) reload();
+  });
+  process.on('SIGHUP', reload);
+
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
@@ -265,6 +464,7 @@ async function runAgent(home: string): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  fs.unwatchFile(agent.paths.settings);
   out('AutoLogging stopped.');
   return EXIT.ok;
 }

@@ -24,7 +24,7 @@ interface Entry {
  */
 export class Scheduler {
   readonly #entries = new Map<string, Entry>();
-  readonly #timeZone: string;
+  #timeZone: string;
   readonly #log: Logger;
   #stopped = false;
 
@@ -33,8 +33,12 @@ export class Scheduler {
     this.#log = log;
   }
 
-  /** Replaces all jobs with `specs`; runs in progress are left to finish. */
-  replaceAll(specs: readonly JobSpec[]): void {
+  /**
+   * Replaces all jobs with `specs` (read in `timeZone` when given); runs in progress are left
+   * to finish and still keep their job from overlapping.
+   */
+  replaceAll(specs: readonly JobSpec[], timeZone?: string): void {
+    if (timeZone) this.#timeZone = timeZone;
     for (const entry of this.#entries.values()) entry.job?.cancel();
     const previous = new Map(this.#entries);
     this.#entries.clear();
