@@ -27,7 +27,7 @@ import { SecretVault, resolveSecrets, sealSecrets } from './settings/secrets.ts'
 import { loadSettings } from './settings/store.ts';
 import { sampleHost, hostMetricsSource } from './sources/host-metrics/index.ts';
 import { builtInSources } from './sources/registry.ts';
-import { PERSONAL_FIELDS, type CaptureRecord } from './records.ts';
+import { diagnose } from './sources/shared/diagnose.ts';
 import type {
   CaptureWindow,
   Diagnosis,
@@ -165,20 +165,14 @@ export class Agent {
     try {
       await source.open(signal);
       if (source.test) return await source.test(signal);
-      const captured = await source.capture(this.journal.cursor(id), signal);
-      const first = captured.records[0];
-      if (!first) {
-        return { ok: true, code: 'ENODATA', message: 'reachable; nothing new to record yet' };
-      }
-      return {
-        ok: true,
-        code: 'OK',
-        message: `read ${captured.records.length} records`,
-        count: captured.records.length,
-        sample: maskRecord(first),
-      };
+      return await diagnose(() => source.capture(this.journal.cursor(id), signal), {
+        reached: `${entry.kind} answered`,
+        empty: 'nothing new to record yet',
+        noun: 'records',
+      });
     } catch (error) {
-      return { ok: false, code: errorCode(error), message: errorMessage(error) };
+      const message = error instanceof Error ? error.message : String(error);
+      return { ok: false, code: errorCode(error), message };
     } finally {
       await source.close();
     }
@@ -526,19 +520,6 @@ function prepareWithVault(raw: Record<string, unknown>, vault: SecretVault) {
   const rewrite = sealSecrets(raw, vault);
   vault.save();
   return { value: resolveSecrets(raw, vault), rewrite };
-}
-
-/** A copy of a record with its personal fields shown as `***`. */
-function maskRecord(record: CaptureRecord): Record<string, unknown> {
-  const masked: Record<string, unknown> = { ...record };
-  for (const field of PERSONAL_FIELDS[record.kind]) {
-    if (masked[field] != null) masked[field] = '***';
-  }
-  return masked;
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Removes workbook temp files (`.*.tmp`) older than an hour left by a crash; returns how many. */

@@ -162,9 +162,13 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
     .join('');
 }
 
-/** True for option names that hold secrets; their values are never shown. */
+/**
+ * True for option names that hold secrets (`password`, `clientSecret`, `apiToken`): their
+ * values are never shown and never kept in settings.json. Judged by how the name ends, so
+ * that `tokenUrl` is an address, not a secret.
+ */
 export function isSecretKey(key: string): boolean {
-  return /pass(word|phrase)?|secret|token|apikey|api_key|credential/i.test(key);
+  return /(pass(word|phrase)?|secret|token|api_?key|credentials?)$/i.test(key);
 }
 
 function toProblems(

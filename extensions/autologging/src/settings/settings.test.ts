@@ -6,7 +6,7 @@ import { tempDir } from '../../../../tests/support/temp.ts';
 import { builtInSources } from '../sources/registry.ts';
 import type { SourcePlugin } from '../sources/types.ts';
 import { findJsonSyntaxError } from './json-position.ts';
-import { validateSettings } from './schema.ts';
+import { isSecretKey, validateSettings } from './schema.ts';
 import { defaultSettings, loadSettings, maskSecrets, saveSettings } from './store.ts';
 
 const fakePlugin: SourcePlugin<{ users: number; password?: string }> = {
@@ -183,5 +183,19 @@ describe('JSON syntax errors', () => {
     expect(() => loadSettings(file, plugins)).toThrow(
       expect.objectContaining({ message: expect.not.stringContaining('hunter2') }),
     );
+  });
+});
+
+describe('secret option names', () => {
+  it.each([
+    ['password', true],
+    ['clientSecret', true],
+    ['apiToken', true],
+    ['passphrase', true],
+    ['tokenUrl', false],
+    ['user', false],
+    ['passwordHint', false],
+  ])('judges %s as secret: %s', (key, secret) => {
+    expect(isSecretKey(key)).toBe(secret);
   });
 });
