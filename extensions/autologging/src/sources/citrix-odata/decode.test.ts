@@ -5,11 +5,11 @@ import {
   decodeSession,
   FieldProblem,
   formatODataDate,
-  maskPersonal,
   MAX_TEXT,
   parseODataDate,
   readPage,
 } from './decode.ts';
+import { maskPersonal } from '../shared/diagnose.ts';
 import { sessionFailureName } from './enums.ts';
 
 const testdata = (name: string) =>

@@ -224,15 +224,6 @@ export function decodeFailure(value: unknown): Decoded<EventRecord> {
   }
 }
 
-/** A copy of a session for display, its personal fields replaced by `***`. */
-export function maskPersonal(record: SessionRecord): Record<string, unknown> {
-  const copy: Record<string, unknown> = { ...record };
-  for (const field of PERSONAL_FIELDS.session) {
-    if (copy[field] !== null) copy[field] = '***';
-  }
-  return copy;
-}
-
 // ---------------------------------------------------------------------------------------------
 
 function problem(error: unknown, key: string | null, modifiedAt: number | null) {

@@ -22,10 +22,10 @@ import {
   decodeSession,
   FieldProblem,
   formatODataDate,
-  maskPersonal,
   parseODataDate,
   type Decoded,
 } from './decode.ts';
+import { maskPersonal } from '../shared/diagnose.ts';
 import {
   citrixODataOptionsSchema,
   cloudTokenUrl,
