@@ -265,7 +265,7 @@ describe('autologging source', () => {
 
     const tested = cli(['--home', home, 'source', 'test', 'branch']);
     expect(tested.code).toBe(0);
-    expect(tested.stdout).toMatch(/^branch: OK: read \d+ records/);
+    expect(tested.stdout).toMatch(/^branch: OK: demo answered and read \d+ records/);
     const sample = JSON.parse(/sample: (.*)/.exec(tested.stdout)![1]!);
     expect(sample).toMatchObject({ kind: 'session', user: '***', clientAddress: '***' });
     expect(status(home).records.sessions).toBe(0);

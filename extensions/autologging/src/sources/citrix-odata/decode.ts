@@ -3,12 +3,7 @@
  * read is reported with the field and the reason, never with the value, which may be personal.
  * Pure: no I/O, no clock.
  */
-import {
-  PERSONAL_FIELDS,
-  type EventRecord,
-  type SessionRecord,
-  type SessionState,
-} from '../../records.ts';
+import type { EventRecord, SessionRecord, SessionState } from '../../records.ts';
 import { CONNECTION_STATES, SESSION_TYPES, enumName, sessionFailureName } from './enums.ts';
 
 /** The longest text a field may hold; longer means a broken or hostile response. */
