@@ -32,6 +32,16 @@ export function cli(args: string[], env: NodeJS.ProcessEnv = {}): Ran {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/**
+ * Runs `autologging ARGS` to the end without blocking this process, for commands that talk to
+ * a server the test itself runs.
+ */
+export async function cliAsync(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Ran> {
+  const run = startCli(args, env);
+  const code = await run.exited;
+  return { code, ...run.output() };
+}
+
 /** Starts `autologging ARGS` in the background; `output()` is what it printed so far. */
 export function startCli(args: string[], env: NodeJS.ProcessEnv = {}) {
   const child: ChildProcess = spawn(process.execPath, [BIN, ...args], {

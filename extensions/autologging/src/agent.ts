@@ -25,6 +25,13 @@ import { Scheduler, type JobSpec } from './schedule/scheduler.ts';
 import type { Settings, SourceSettings } from './settings/schema.ts';
 import { SecretVault, resolveSecrets, sealSecrets } from './settings/secrets.ts';
 import { loadSettings } from './settings/store.ts';
+import {
+  createMssqlForwarder,
+  maintainDatabase,
+  type Forwarder,
+  type ForwarderStatus,
+  type MssqlSettings,
+} from './sinks/mssql/index.ts';
 import { sampleHost, hostMetricsSource } from './sources/host-metrics/index.ts';
 import { builtInSources } from './sources/registry.ts';
 import { diagnose } from './sources/shared/diagnose.ts';
@@ -85,6 +92,9 @@ export class Agent {
   readonly #abort = new AbortController();
   readonly #vault: SecretVault;
   #scheduler: Scheduler | null = null;
+  #forwarding: Forwarding | null = null;
+  #startedAt = 0;
+  #publisher: NodeJS.Timeout | null = null;
   #catchUp: Promise<void> | null = null;
 
   private constructor(
@@ -146,9 +156,14 @@ export class Agent {
       createIfMissing: false,
       prepare: (raw) => prepareWithVault(raw, this.#vault),
     });
+    const mssqlChanged = mssqlIdentity(settings) !== mssqlIdentity(this.#settings);
     this.#settings = settings;
     this.#timeZone = settings.timeZone ?? systemTimeZone();
     this.#scheduler?.replaceAll(this.jobs(), this.#timeZone);
+    if (this.#scheduler && mssqlChanged) {
+      void this.#forwarding?.stop();
+      this.#forwarding = settings.mssql ? this.#startForwarding(settings.mssql) : null;
+    }
     this.#log.info('settings applied', { sources: settings.sources.length });
   }
 
@@ -240,6 +255,7 @@ export class Agent {
       if (rejected.length) throw new RejectedRecordsError(id, rejected);
       const result: JobResult = { job, outcome: 'ok', ...totals };
       this.journal.finishRun(runId, { ...totals, outcome: 'ok' });
+      if (totals.recordsNew + totals.recordsUpdated > 0) this.#forwarding?.wake();
       log.info('capture stored', {
         in: totals.recordsIn,
         new: totals.recordsNew,
@@ -343,6 +359,12 @@ export class Agent {
       this.journal.maintain();
       const logs = pruneLogs(this.paths.logs, this.settings.logs.keepDays, this.#now());
       const temps = removeStaleTempFiles(this.exportsFolder, this.#now());
+      const sql = this.settings.mssql
+        ? await maintainDatabase(this.settings.mssql, {
+            now: this.#now,
+            log: this.#log.child('mssql'),
+          })
+        : null;
       const result: JobResult = {
         job,
         outcome: 'ok',
@@ -350,9 +372,13 @@ export class Agent {
         recordsNew: 0,
         recordsUpdated: 0,
       };
+      const sqlDetail = sql
+        ? `; SQL Server years added ${sql.split.length}, removed ${sql.merged.length}` +
+          (sql.refused.length ? `, refused ${sql.refused.length}` : '')
+        : '';
       this.journal.finishRun(runId, {
         outcome: 'ok',
-        detail: `logs removed ${logs}, temp files removed ${temps}`,
+        detail: `logs removed ${logs}, temp files removed ${temps}${sqlDetail}`,
       });
       return result;
     } catch (error) {
@@ -368,17 +394,17 @@ export class Agent {
    */
   start(): void {
     acquireAgentLock(this.paths);
-    writeAgentInfo(this.paths, {
-      pid: process.pid,
-      startedAt: this.#now(),
-      version: VERSION,
-      home: this.paths.home,
-    });
+    this.#startedAt = this.#now();
+    this.#publish();
+    // What `autologging status` shows of the forwarder comes from here, every few seconds.
+    this.#publisher = setInterval(() => this.#forwarding && this.#publish(), 5_000);
+    this.#publisher.unref();
     const interrupted = this.journal.interruptStaleRuns(isAlive);
     if (interrupted) this.#log.warn('runs of an earlier agent were interrupted', { interrupted });
 
     this.#scheduler = new Scheduler(this.#timeZone, this.#log.child('schedule'));
     this.#scheduler.replaceAll(this.jobs());
+    if (this.settings.mssql) this.#forwarding = this.#startForwarding(this.settings.mssql);
     this.#catchUp = this.#runCatchUp();
   }
 
@@ -431,6 +457,8 @@ export class Agent {
     await settled;
     clearTimeout(timer);
     this.#abort.abort();
+    if (this.#publisher) clearInterval(this.#publisher);
+    await this.#forwarding?.stop();
     this.close();
   }
 
@@ -438,6 +466,103 @@ export class Agent {
   close(): void {
     this.journal.close();
     releaseAgentLock(this.paths);
+  }
+
+  /** The SQL Server forwarder's health, or null when no SQL Server is configured. */
+  forwarderStatus(): ForwarderStatus | null {
+    return this.#forwarding?.forwarder.status() ?? null;
+  }
+
+  /** Leaves a stopped forwarder's `stopped` state and forwards at once. */
+  resumeForwarding(): void {
+    this.#forwarding?.forwarder.resume();
+    this.#forwarding?.wake();
+  }
+
+  /**
+   * Forwards the journal to SQL Server in the background: at start, after every capture that
+   * stored something, and every minute. A refused login or permission stops it (said once,
+   * recorded as one failed run) until the settings change or `resumeForwarding`; captures go
+   * on meanwhile. Runs are recorded when something was sent or the state changed, not for
+   * every idle minute.
+   */
+  #startForwarding(settings: MssqlSettings): Forwarding {
+    const log = this.#log.child('mssql');
+    const forwarder = createMssqlForwarder(settings, this.journal, {
+      log,
+      hintFile: path.join(this.paths.home, 'mssql-forwarder.json'),
+    });
+    const abort = new AbortController();
+    const stopAll = () => abort.abort();
+    this.#abort.signal.addEventListener('abort', stopAll, { once: true });
+    let wake: (() => void) | null = null;
+    let lastFailure: string | null = null;
+
+    const loop = async () => {
+      while (!abort.signal.aborted) {
+        const runId = this.journal.startRun('forward:mssql', 'forward', null, 'schedule');
+        try {
+          const report = await forwarder.forward(abort.signal);
+          const sent = report.records + report.runs;
+          if (sent > 0 || lastFailure) {
+            this.journal.finishRun(runId, {
+              outcome: 'ok',
+              recordsIn: sent,
+              recordsNew: report.inserted,
+              recordsUpdated: report.updated,
+            });
+          } else {
+            this.journal.discardRun(runId);
+          }
+          lastFailure = null;
+        } catch (error) {
+          if (abort.signal.aborted) {
+            this.journal.discardRun(runId);
+            break;
+          }
+          const code = errorCode(error);
+          if (code !== lastFailure) {
+            this.#failed(runId, 'forward:mssql', error);
+            log.error('forwarding to SQL Server stopped', { error: describeError(error) });
+          } else {
+            this.journal.discardRun(runId);
+          }
+          lastFailure = code;
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 60_000);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          abort.signal.addEventListener('abort', () => wake?.(), { once: true });
+        });
+        wake = null;
+      }
+    };
+    const running = loop();
+    return {
+      forwarder,
+      wake: () => wake?.(),
+      stop: async () => {
+        abort.abort();
+        this.#abort.signal.removeEventListener('abort', stopAll);
+        await running;
+        await forwarder.close();
+      },
+    };
+  }
+
+  /** Writes `agent.json`: who runs, since when, and the forwarder's health. */
+  #publish(): void {
+    const forwarder = this.forwarderStatus();
+    writeAgentInfo(this.paths, {
+      pid: process.pid,
+      startedAt: this.#startedAt,
+      version: VERSION,
+      home: this.paths.home,
+      ...(forwarder ? { forwarder } : {}),
+    });
   }
 
   async #runCatchUp(): Promise<void> {
@@ -512,6 +637,22 @@ export class Agent {
     });
     return { job, outcome: aborted ? 'aborted' : 'failed', ...stored, error: { code, message } };
   }
+}
+
+/** The SQL Server forwarder running in the background, with its controls. */
+interface Forwarding {
+  forwarder: Forwarder;
+  /** Forwards now instead of at the next minute. */
+  wake(): void;
+  /** Stops forwarding and closes the connection. */
+  stop(): Promise<void>;
+}
+
+/** What makes two SQL Server settings the same connection, password included (never shown). */
+function mssqlIdentity(settings: Settings): string {
+  const mssql = settings.mssql;
+  if (!mssql) return '';
+  return JSON.stringify({ ...mssql, password: mssql.password.reveal().toString('base64') });
 }
 
 /** Seals plain secrets of `raw` into the vault, then resolves every reference. */

@@ -12,7 +12,7 @@ import {
   type LogLevel,
   type LogSink,
 } from './log/logger.ts';
-import { readAgentInfo } from './platform/agent-lock.ts';
+import { readAgentInfo, type AgentInfo } from './platform/agent-lock.ts';
 import { homePaths, resolveHome } from './platform/paths.ts';
 import { nextRuns } from './schedule/cron.ts';
 import { validateSettings } from './settings/schema.ts';
@@ -37,6 +37,13 @@ import {
   maskSecrets,
   parseSettingsJson,
 } from './settings/store.ts';
+import {
+  databaseStatus,
+  initDatabase,
+  journalFeed,
+  maintainDatabase,
+  type MssqlSettings,
+} from './sinks/mssql/index.ts';
 import { builtInSources } from './sources/registry.ts';
 import type { CaptureWindow } from './sources/types.ts';
 import { dayRange, daysBetween, parseDay, systemTimeZone } from './time.ts';
@@ -284,12 +291,90 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
     });
 
+  const db = program.command('db').description("the company's SQL Server store");
+  db.command('init')
+    .description('create or update the schema (yearly partitions, procedures, views); re-runnable')
+    .option('--reapply', 'run every script again (they are re-runnable)')
+    .action(async (options: { reapply?: boolean }) => {
+      await withSqlServer(home(), async (_agent, mssql) => {
+        const report = await initDatabase(mssql, { reapply: options.reapply === true });
+        if (report.applied.length === 0)
+          out(`schema is up to date (version ${report.schemaVersion})`);
+        for (const script of report.applied)
+          out(`applied ${script.name} (version ${script.version})`);
+      });
+    });
+  db.command('status')
+    .description("schema version, every year's partition with row counts, the forwarder's lag")
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => {
+      await withSqlServer(home(), async (agent, mssql) => {
+        const status = await databaseStatus(mssql, { journal: journalFeed(agent.journal) });
+        if (options.json) {
+          out(JSON.stringify(status, null, 2));
+          return;
+        }
+        out(
+          `schema version: ${status.schemaVersion ?? 'none (run db init)'} (this AutoLogging: ${status.knownVersion})`,
+        );
+        out('partitions:');
+        for (const p of status.partitions) {
+          const range = p.year !== null ? String(p.year) : `${iso(p.from)} .. ${iso(p.to)}`;
+          const rows = Object.entries(p.rows)
+            .map(([t, n]) => `${t} ${n}`)
+            .join(', ');
+          out(`  #${p.number} ${range.padEnd(12)} ${String(p.total).padStart(10)} rows (${rows})`);
+        }
+        const f = status.forwarder;
+        out(
+          f
+            ? `forwarder ${f.agent}: ${f.records} records stored, last ${iso(f.storedAt)}; lag ${f.lag.records} records` +
+                (f.lag.ageMs !== null ? `, oldest ${Math.round(f.lag.ageMs / 1000)} s` : '')
+            : 'forwarder: nothing stored yet',
+        );
+      });
+    });
+  db.command('maintain')
+    .description("add next years' partitions while empty, remove years past the retention")
+    .action(async () => {
+      await withSqlServer(home(), async (_agent, mssql) => {
+        const report = await maintainDatabase(mssql);
+        out(`years added: ${report.split.map(iso).join(', ') || 'none'}`);
+        out(`years removed: ${report.merged.map(iso).join(', ') || 'none'}`);
+        for (const r of report.refused) out(`not added ${iso(r.boundary)}: ${r.reason}`);
+      });
+    });
+
   try {
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
   } catch (error) {
     return reportFailure(error);
   }
+}
+
+/** Runs `work` with the agent's settings when a SQL Server is configured; exit 2 otherwise. */
+async function withSqlServer(
+  home: string,
+  work: (agent: Agent, mssql: MssqlSettings) => Promise<void>,
+): Promise<void> {
+  const agent = openAgent(home);
+  try {
+    const mssql = agent.settings.mssql;
+    if (!mssql) {
+      throw new SettingsError(
+        'no SQL Server is configured: add an "mssql" section to settings.json (see sql/README.md)',
+        { code: 'ENOMSSQL' },
+      );
+    }
+    await work(agent, mssql);
+  } finally {
+    agent.close();
+  }
+}
+
+function iso(ms: number | null): string {
+  return ms === null ? '-' : new Date(ms).toISOString().slice(0, 10);
 }
 
 /** Options shared by `source add` and `source set`. */
@@ -482,6 +567,8 @@ interface Status {
   }>;
   records: { sessions: number; events: number; hostLoad: number; runs: number };
   journalBytes: number;
+  /** The SQL Server forwarder as the running agent last reported it. */
+  forwarder: AgentInfo['forwarder'] | null;
   problems?: string;
 }
 
@@ -548,6 +635,7 @@ function readStatus(home: string): Status {
       }),
       records,
       journalBytes: bytes,
+      forwarder: info?.forwarder ?? null,
       ...(loaded && !loaded.ok ? { problems: describeProblems(loaded.problems) } : {}),
     };
   } finally {
@@ -577,6 +665,12 @@ function printStatus(s: Status): void {
     `records: ${r.sessions} sessions, ${r.events} events, ${r.hostLoad} host samples, ${r.runs} runs`,
   );
   out(`journal size: ${(s.journalBytes / 1024 / 1024).toFixed(2)} MiB`);
+  const f = s.forwarder;
+  if (f) {
+    const lag = f.lag ? `, lag ${f.lag.records} records` : '';
+    const error = f.lastError ? `, last error ${f.lastError.code}: ${f.lastError.message}` : '';
+    out(`SQL Server forwarder: ${f.state} since ${new Date(f.since).toISOString()}${lag}${error}`);
+  }
 }
 
 function describeResult(r: JobResult, day?: string): string {

@@ -236,6 +236,11 @@ export class Journal {
     );
   }
 
+  /** Forgets a run that turned out to have nothing worth recording (an idle forward). */
+  discardRun(id: number): void {
+    this.#stmt(`DELETE FROM runs WHERE id = ? AND outcome = 'running'`).run(id);
+  }
+
   /**
    * Marks runs still `running` whose process is gone (the agent was killed) as
    * `interrupted`; returns how many.

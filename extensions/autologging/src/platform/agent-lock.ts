@@ -11,6 +11,15 @@ export interface AgentInfo {
   home: string;
   /** The RPC address, once the window bridge serves one. */
   address?: string;
+  /** The SQL Server forwarder's health, when one is configured. */
+  forwarder?: {
+    state: string;
+    since: number;
+    attempts: number;
+    lastError: { code: string; message: string; at: number } | null;
+    lastStoredAt: number | null;
+    lag: { records: number; ageMs: number | null } | null;
+  };
 }
 
 /** True when a process with this pid exists. */

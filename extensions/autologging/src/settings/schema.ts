@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { cronProblem, type Schedule } from '../schedule/cron.ts';
+import { mssqlSettings } from '../sinks/mssql/settings.ts';
 import type { SourcePlugin } from '../sources/types.ts';
 import { isValidTimeZone } from '../time.ts';
 
@@ -52,6 +53,8 @@ const baseSettings = z.strictObject({
       schedule: schedule.default({ cron: '30 3 * * *' }),
     })
     .prefault({}),
+  /** The company's SQL Server, which every journal record is forwarded to; absent: none. */
+  mssql: mssqlSettings.optional(),
   logs: z
     .strictObject({
       level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
