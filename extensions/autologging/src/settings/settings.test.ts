@@ -199,3 +199,42 @@ describe('secret option names', () => {
     expect(isSecretKey(key)).toBe(secret);
   });
 });
+
+describe('platform-bound sources', () => {
+  const windowsOnly = {
+    ...fakePlugin,
+    kind: 'quser',
+    platforms: ['win32'],
+  } as SourcePlugin<unknown>;
+  const both = new Map([...plugins, ['quser', windowsOnly]]);
+
+  it('refuses an enabled Windows-only source elsewhere with ENEEDSWINDOWS, naming the source', () => {
+    const result = validateSettings({ sources: [{ id: 'vda', kind: 'quser' }] }, both, 'linux');
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.problems).toEqual([
+      {
+        path: 'sources[0].kind',
+        value: 'quser',
+        code: 'ENEEDSWINDOWS',
+        message: expect.stringMatching(/needs Windows; this machine runs linux/),
+      },
+    ]);
+  });
+
+  it('accepts it on Windows, and disabled anywhere', () => {
+    expect(validateSettings({ sources: [{ id: 'vda', kind: 'quser' }] }, both, 'win32').ok).toBe(
+      true,
+    );
+    const disabled = { sources: [{ id: 'vda', kind: 'quser', enabled: false }] };
+    expect(validateSettings(disabled, both, 'linux').ok).toBe(true);
+  });
+
+  it('applies to the real Windows sources', () => {
+    for (const kind of ['windows-sessions', 'windows-events', 'citrix-broker']) {
+      const result = validateSettings({ sources: [{ id: 'x', kind }] }, builtInSources, 'linux');
+      expect(result.ok && kind).toBe(false);
+      if (!result.ok) expect(result.problems[0]!.code).toBe('ENEEDSWINDOWS');
+    }
+  });
+});
