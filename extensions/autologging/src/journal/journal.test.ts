@@ -195,3 +195,64 @@ describe('journal changes', () => {
     expect(all[1]!.row.end_at).toBe(end);
   });
 });
+
+describe('journal runsAfter', () => {
+  it('lists finished runs by id, page by page, and stops before one still running', () => {
+    const { journal } = openJournal();
+    const ids = ['a', 'b', 'c', 'd', 'e'].map((job) =>
+      journal.startRun(job, 'capture', null, 'schedule'),
+    );
+    for (const id of [ids[0], ids[1], ids[3], ids[4]]) journal.finishRun(id!, { outcome: 'ok' });
+
+    expect(journal.runsAfter(0, 1).map((r) => r.job)).toEqual(['a']);
+    expect(journal.runsAfter(ids[0]!, 10).map((r) => r.job)).toEqual(['b']);
+    expect(journal.runsAfter(ids[1]!, 10)).toEqual([]);
+
+    journal.interruptStaleRuns(() => false);
+    expect(journal.runsAfter(ids[1]!, 2).map((r) => [r.job, r.outcome])).toEqual([
+      ['c', 'interrupted'],
+      ['d', 'ok'],
+    ]);
+    expect(journal.runsAfter(ids[3]!, 2).map((r) => r.job)).toEqual(['e']);
+  });
+});
+
+describe('journal audit', () => {
+  it('stores the actor only encrypted, and hands entries to sinks in revision order', () => {
+    const { journal, cipher, home } = openJournal();
+    journal.applyCapture('demo', [event()], null);
+    journal.audit({
+      action: 'decrypt',
+      actor: 'CORP\\seo.yeon',
+      subject: '2026-12-03',
+      detail: 'x',
+    });
+    journal.audit({ action: 'settings', actor: null, subject: 'schedule', detail: null });
+
+    const bytes = Buffer.concat(
+      ['journal.db', 'journal.db-wal']
+        .map((f) => path.join(home, f))
+        .filter((f) => fs.existsSync(f))
+        .map((f) => fs.readFileSync(f)),
+    );
+    for (const value of ['seo.yeon', 'CORP\\seo.yeon']) {
+      expect(bytes.includes(Buffer.from(value, 'utf8'))).toBe(false);
+      expect(bytes.includes(Buffer.from(value, 'utf16le'))).toBe(false);
+    }
+
+    const audit = journal.changes(1, 10);
+    expect(audit.map((c) => [c.table, c.rev, c.row.action])).toEqual([
+      ['audit', 2, 'decrypt'],
+      ['audit', 3, 'settings'],
+    ]);
+    const [decrypt, settings] = audit.map((c) => c.row);
+    expect(decrypt!.id).toMatch(/^[0-9a-f]{32}$/);
+    expect(decrypt!.id).not.toBe(settings!.id);
+    expect(decrypt!.actor_idx).toBe(cipher.blindIndex('user', 'CORP\\seo.yeon'));
+    expect(cipher.decrypt(decrypt!.id as string, 'user', decrypt!.actor_enc as Uint8Array)).toBe(
+      'CORP\\seo.yeon',
+    );
+    expect(settings).toMatchObject({ actor_enc: null, actor_idx: null, subject: 'schedule' });
+    expect(journal.lastRev()).toBe(3);
+  });
+});

@@ -17,8 +17,21 @@ import type {
   SessionState,
   EventType,
 } from '../records.ts';
+import { migrateFromV1 } from './migrations.ts';
 import type { EventRow, HostLoadRow, SessionRow } from './rows.ts';
-import { SCHEMA, SCHEMA_VERSION } from './schema.ts';
+import {
+  SCHEMA,
+  SCHEMA_VERSION,
+  YEARLY_KINDS,
+  createViewSql,
+  createYearTableSql,
+  parseYearTable,
+  timeColumn,
+  yearOf,
+  yearStart,
+  yearTable,
+  type YearlyKind,
+} from './schema.ts';
 
 /** How personal fields are shown to a reader. */
 export type Display = 'pseudonym' | 'plain';
@@ -56,12 +69,43 @@ export interface RunRow {
   errorMessage: string | null;
 }
 
-/** One changed record, as stored, for a sink. */
+/**
+ * One changed record, as stored, for a sink. `table` names the kind, not the year table that
+ * holds it. An audit entry's `id` is its record identity (`auditRecordId`), not its row
+ * number.
+ */
 export interface JournalChange {
-  table: 'sessions' | 'events' | 'host_load';
+  table: 'sessions' | 'events' | 'host_load' | 'audit';
   rev: number;
   row: Record<string, SQLOutputValue>;
 }
+
+/** One entry of the audit trail: a decrypt, an export, a settings change. */
+export interface AuditEntry {
+  /** What was done, e.g. `decrypt`, `export`, `settings`; at most 32 characters in SQL Server. */
+  action: string;
+  /** Who did it (an account name): personal, so stored encrypted. */
+  actor: string | null;
+  /** What it was done to, e.g. a day or a setting's name; never a personal value. */
+  subject: string | null;
+  /** More about it; never a secret or a personal value. */
+  detail: string | null;
+}
+
+/** What `retain` removed. */
+export interface RetainResult {
+  /** The years whose tables were dropped, ascending; empty when none was old enough. */
+  droppedYears: number[];
+}
+
+/** The fewest whole years before the current one that `retain` keeps. */
+export const MIN_RETENTION_YEARS = 3;
+
+/**
+ * The retention the agent applies unless a setting says otherwise: the current UTC year and
+ * the 3 before it. The hook for a `journal.retentionYears` setting.
+ */
+export const DEFAULT_RETENTION_YEARS = 3;
 
 /** Record counts and file sizes. */
 export interface JournalStats {
@@ -91,12 +135,47 @@ export function recordId(source: string, kind: CaptureRecord['kind'], key: strin
     .slice(0, 32);
 }
 
+/**
+ * The record identity of audit entry `rowId` of the journal whose random id is `journalId`
+ * (meta `journal_id`), as 32 hex digits: unique across agents, where row numbers are not.
+ * The entry's actor is encrypted with it as the record id (field `user`), so a copy of the
+ * row decrypts with its own `id` as `changes()` hands it out.
+ */
+export function auditRecordId(journalId: string, rowId: number): string {
+  return crypto
+    .createHash('sha256')
+    .update(`${journalId}\0audit\0${rowId}`, 'utf8')
+    .digest('hex')
+    .slice(0, 32);
+}
+
 const TERMINAL: ReadonlySet<SessionState> = new Set(['Terminated', 'Failed']);
+
+/** Year tables by kind, each list ascending. */
+type YearLists = Record<YearlyKind, readonly number[]>;
+
+const NO_YEARS: YearLists = { sessions: [], events: [], host_load: [] };
+
+/** What `#locate` reads of a stored row: what an upsert needs, or only that it exists. */
+const LOOKUP_COLUMNS: Record<YearlyKind, string> = {
+  sessions: 'fingerprint, state_changed_at, first_seen_at',
+  events: '1 AS found',
+  host_load: '1 AS found',
+};
+
+function newLookups(): Record<YearlyKind, Map<number, StatementSync>> {
+  return { sessions: new Map(), events: new Map(), host_load: new Map() };
+}
 
 /**
  * The embedded journal: a SQLite file (WAL mode) that every capture lands in first, in one
  * transaction. Personal fields are encrypted with the given cipher before they are bound to
  * a statement. Safe to open from several processes: writers wait for each other.
+ *
+ * Sessions, events and host samples are kept in one table per UTC year (see `schema.ts`),
+ * created inside the capture that first needs them, so that `retain` removes a year by
+ * dropping its tables. Readers see one journal: every method reads the year tables a range
+ * can touch, and a record keeps its identity when its session moves to another year.
  */
 export class Journal {
   readonly file: string;
@@ -104,6 +183,12 @@ export class Journal {
   readonly #cipherOrNull: FieldCipher | null;
   readonly #now: () => number;
   readonly #stmts = new Map<string, StatementSync>();
+  /** The year tables as last read, valid while SQLite's schema cookie is `#schemaCookie`. */
+  #years: YearLists = NO_YEARS;
+  #schemaCookie = -1;
+  #cookieStmt: StatementSync | null = null;
+  #lookups = newLookups();
+  #journalId = '';
 
   private constructor(
     file: string,
@@ -118,10 +203,13 @@ export class Journal {
   }
 
   /**
-   * Opens (creating when missing) the journal at `file`. Throws `JournalError` `EJOURNALOPEN`
-   * when the file cannot be opened or is not a journal, `EJOURNALVERSION` when it was written
-   * by a newer AutoLogging. Without a cipher the journal can report runs and counts, but
-   * reading or writing records throws `CryptoError` `ENOKEYS`.
+   * Opens (creating when missing) the journal at `file`, upgrading one written by an older
+   * AutoLogging (version 1: one table per kind) to year tables first; see `migrateFromV1`.
+   * Throws `JournalError` `EJOURNALOPEN` when the file cannot be opened or is not a journal,
+   * `EJOURNALVERSION` when it was written by a newer AutoLogging, `EJOURNALMIGRATE` when the
+   * upgrade failed (the file keeps what was not yet moved; opening again resumes). Without a
+   * cipher the journal can report runs and counts, but reading or writing records throws
+   * `CryptoError` `ENOKEYS`.
    */
   static open(file: string, cipher: FieldCipher | null, now: () => number = Date.now): Journal {
     let db: DatabaseSync;
@@ -147,8 +235,11 @@ export class Journal {
   /**
    * Stores one capture in one transaction: sessions inserted or updated in place, events and
    * host samples inserted once, and the source's cursor moved to `cursor` (left alone when
-   * `undefined`). Either all of it is stored or none of it. A session observation older than the stored one is ignored, so
-   * an overlapping capture never moves a session back in time.
+   * `undefined`). Either all of it is stored or none of it. A session observation older than
+   * the stored one is ignored, so an overlapping capture never moves a session back in time.
+   * Records of a year `retain` already removed are not stored again. Throws `JournalError`
+   * `EJOURNALWRITE` (nothing stored) when a record cannot be stored, one whose time lies
+   * outside the years 1000 to 9999 included.
    */
   applyCapture(
     source: string,
@@ -159,11 +250,12 @@ export class Journal {
     this.#transaction(() => {
       let rev = Number(this.#meta('rev') ?? '0');
       let maxSpan = Number(this.#meta('max_span_ms') ?? '0');
+      const keptFrom = Number(this.#meta('kept_from_year') ?? '0');
       const now = this.#now();
       for (const record of records) {
         const id = recordId(source, record.kind, record.key);
         if (record.kind === 'session') {
-          const change = this.#upsertSession(id, source, record, rev + 1, now);
+          const change = this.#upsertSession(id, source, record, rev + 1, now, keptFrom);
           if (change === 'unchanged') continue;
           rev++;
           result[change === 'inserted' ? 'new' : 'updated']++;
@@ -171,10 +263,12 @@ export class Journal {
             maxSpan = Math.max(maxSpan, record.endAt - record.startAt);
           }
         } else {
+          const year = yearOf(record.at);
+          if (year < keptFrom) continue;
           const added =
             record.kind === 'event'
-              ? this.#insertEvent(id, source, record, rev + 1, now)
-              : this.#insertHostLoad(id, source, record, rev + 1, now);
+              ? this.#insertEvent(id, source, record, rev + 1, now, year)
+              : this.#insertHostLoad(id, source, record, rev + 1, now, year);
           if (added) {
             rev++;
             result.new++;
@@ -278,54 +372,123 @@ export class Journal {
   }
 
   /**
+   * The finished runs with an id above `afterId`, in id order, at most `limit`: what a sink
+   * forwards next. The list stops before the first run still `running`, so a cursor set to
+   * the last id returned never passes a run that has yet to finish; the ones after it follow
+   * once it has (or once `interruptStaleRuns` marked it).
+   */
+  runsAfter(afterId: number, limit: number): RunRow[] {
+    return this.#stmt(
+      `SELECT * FROM runs
+        WHERE id > ?1 AND id < coalesce(
+          (SELECT min(id) FROM runs WHERE id > ?1 AND outcome = 'running'), 9223372036854775807)
+        ORDER BY id LIMIT ?2`,
+    )
+      .all(afterId, limit)
+      .map(toRun);
+  }
+
+  /**
+   * Adds an entry to the audit trail, with the next journal revision, so that `changes()`
+   * hands it to sinks (table `audit`). The actor is personal: only its ciphertext (field
+   * `user`, record id `auditRecordId(journal id, row id)`) and its blind index (the same as a
+   * session's user, so the two can be matched) are stored. Throws `CryptoError` `ENOKEYS`
+   * for an actor when the journal was opened without keys, `JournalError` `EJOURNALWRITE`
+   * when it cannot be stored.
+   */
+  audit(entry: AuditEntry): void {
+    const actor = entry.actor === '' ? null : entry.actor;
+    const index = actor === null ? null : this.#cipher.blindIndex('user', actor);
+    this.#transaction(() => {
+      const rev = Number(this.#meta('rev') ?? '0') + 1;
+      const info = this.#stmt(
+        `INSERT INTO audit (rev, at, action, actor_idx, subject, detail)
+         VALUES (?, ?, ?, ?, ?, ?)`,
+      ).run(rev, this.#now(), entry.action, index, entry.subject, entry.detail);
+      if (actor !== null) {
+        // The ciphertext is bound to the entry's identity, which needs its row number first.
+        const rowId = Number(info.lastInsertRowid);
+        const sealed = this.#cipher.encrypt(auditRecordId(this.#journalId, rowId), 'user', actor);
+        this.#stmt('UPDATE audit SET actor_enc = ? WHERE id = ?').run(sealed, rowId);
+      }
+      this.#setMeta('rev', String(rev));
+    });
+  }
+
+  /**
    * The sessions that overlap `range`, ordered by start: those that ended inside or after it
-   * and began before its end, and those still open that began before its end.
+   * and began before its end, and those still open that began before its end. Only the year
+   * tables that can hold them are read: from the year of `range.start` less the longest
+   * session seen, and for open sessions every year up to the range's end.
    */
   *sessions(range: Range, display: Display = 'pseudonym'): Generator<SessionRow> {
+    this.#syncSchema();
     const maxSpan = Number(this.#meta('max_span_ms') ?? '0');
-    const rows = this.#stmt(
-      `SELECT * FROM sessions
-        WHERE span_start >= ?1 AND span_start < ?2 AND span_end >= ?3
-       UNION ALL
-       SELECT * FROM sessions WHERE span_end IS NULL AND span_start < ?2
-       ORDER BY span_start, id`,
-    ).iterate(range.start - maxSpan, range.end, range.start);
+    const first = readYear(range.start - maxSpan);
+    const last = readYear(range.end - 1);
+    const parts: string[] = [];
+    for (const year of this.#years.sessions) {
+      if (year > last) break;
+      const table = yearTable('sessions', year);
+      if (year >= first) {
+        parts.push(
+          `SELECT * FROM ${table} WHERE span_start >= ?1 AND span_start < ?2 AND span_end >= ?3`,
+        );
+      }
+      parts.push(`SELECT * FROM ${table} WHERE span_end IS NULL AND span_start < ?2`);
+    }
+    if (parts.length === 0) return;
+    const rows = this.#stmt(`${parts.join('\nUNION ALL ')}\nORDER BY span_start, id`).iterate(
+      range.start - maxSpan,
+      range.end,
+      range.start,
+    );
     for (const row of rows) yield this.#toSession(row, display);
   }
 
   /** The events inside `range`, in time order. */
   *events(range: Range, display: Display = 'pseudonym'): Generator<EventRow> {
-    const rows = this.#stmt(
-      'SELECT * FROM events WHERE at >= ? AND at < ? ORDER BY at, id',
-    ).iterate(range.start, range.end);
+    const sql = this.#inRange('events', range, '*');
+    if (!sql) return;
+    const rows = this.#stmt(`${sql}\nORDER BY at, id`).iterate(range.start, range.end);
     for (const row of rows) yield this.#toEvent(row, display);
   }
 
   /** The host samples inside `range`, in time order. */
   *hostLoad(range: Range): Generator<HostLoadRow> {
-    const rows = this.#stmt(
-      'SELECT * FROM host_load WHERE at >= ? AND at < ? ORDER BY at, id',
-    ).iterate(range.start, range.end);
+    const sql = this.#inRange('host_load', range, '*');
+    if (!sql) return;
+    const rows = this.#stmt(`${sql}\nORDER BY at, id`).iterate(range.start, range.end);
     for (const row of rows) yield toHostLoad(row);
   }
 
   /** True when any session, event or host sample touches `range`. */
   hasData(range: Range): boolean {
-    const sessions = this.sessions(range).next();
-    if (!sessions.done) return true;
-    const row = this.#stmt(
-      `SELECT EXISTS (SELECT 1 FROM events WHERE at >= ?1 AND at < ?2)
-           OR EXISTS (SELECT 1 FROM host_load WHERE at >= ?1 AND at < ?2) AS found`,
-    ).get(range.start, range.end);
-    return Number(row?.found) === 1;
+    const sessions = this.sessions(range);
+    try {
+      if (!sessions.next().done) return true;
+    } finally {
+      // Ends the read at once rather than when the generator is collected.
+      sessions.return(undefined);
+    }
+    for (const kind of ['events', 'host_load'] as const) {
+      const sql = this.#inRange(kind, range, '1');
+      if (sql && this.#stmt(`SELECT EXISTS (${sql}) AS found`).get(range.start, range.end)?.found) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** The earliest time any record refers to, or null when the journal is empty. */
   earliest(): number | null {
-    const row = this.#stmt(
-      `SELECT min(t) AS t FROM (SELECT min(span_start) AS t FROM sessions
-        UNION ALL SELECT min(at) FROM events UNION ALL SELECT min(at) FROM host_load)`,
-    ).get();
+    this.#syncSchema();
+    const parts = YEARLY_KINDS.flatMap((kind) => {
+      const time = timeColumn(kind);
+      return this.#years[kind].map((y) => `SELECT min(${time}) AS t FROM ${yearTable(kind, y)}`);
+    });
+    if (parts.length === 0) return null;
+    const row = this.#stmt(`SELECT min(t) AS t FROM (${parts.join(' UNION ALL ')})`).get();
     return row?.t == null ? null : Number(row.t);
   }
 
@@ -352,21 +515,43 @@ export class Journal {
   /**
    * The records changed after journal revision `afterRev`, in revision order, at most
    * `limit`: what a sink forwards next. Rows are as stored (personal fields as ciphertext
-   * and blind index), with their table. A session updated twice appears once, at its latest
-   * revision.
+   * and blind index), with their kind as `table` whatever year table holds them, and audit
+   * entries with their record identity as `id`. A session updated twice, or moved to another
+   * year, appears once, at its latest revision. Read in one snapshot.
    */
   changes(afterRev: number, limit: number): JournalChange[] {
-    const rows = this.#stmt(
-      `SELECT * FROM (
-         SELECT 'sessions' AS tbl, rev, id FROM sessions WHERE rev > ?1
-         UNION ALL SELECT 'events', rev, id FROM events WHERE rev > ?1
-         UNION ALL SELECT 'host_load', rev, id FROM host_load WHERE rev > ?1)
-       ORDER BY rev LIMIT ?2`,
-    ).all(afterRev, limit);
-    return rows.map((r) => {
-      const table = r.tbl as JournalChange['table'];
-      const row = this.#stmt(`SELECT * FROM ${table} WHERE id = ?`).get(r.id as string)!;
-      return { table, rev: Number(r.rev), row: row as Record<string, SQLOutputValue> };
+    return this.#snapshot(() => {
+      // Each table gives at most `limit` through its rev index; only those are merged.
+      const parts = YEARLY_KINDS.flatMap((kind) =>
+        this.#years[kind].map(
+          (y) =>
+            `SELECT * FROM (SELECT '${kind}' AS tbl, ${y} AS year, rev, id
+               FROM ${yearTable(kind, y)} WHERE rev > ?1 ORDER BY rev LIMIT ?2)`,
+        ),
+      );
+      parts.push(
+        `SELECT * FROM (SELECT 'audit' AS tbl, 0 AS year, rev, id
+           FROM audit WHERE rev > ?1 ORDER BY rev LIMIT ?2)`,
+      );
+      const found = this.#stmt(`${parts.join('\nUNION ALL ')}\nORDER BY rev LIMIT ?2`).all(
+        afterRev,
+        limit,
+      );
+      return found.map((r): JournalChange => {
+        const rev = Number(r.rev);
+        if (r.tbl === 'audit') {
+          const row = this.#stmt('SELECT * FROM audit WHERE id = ?').get(r.id as number)!;
+          return {
+            table: 'audit',
+            rev,
+            row: { ...row, id: auditRecordId(this.#journalId, Number(row.id)) },
+          };
+        }
+        const kind = r.tbl as YearlyKind;
+        const table = yearTable(kind, Number(r.year));
+        const row = this.#stmt(`SELECT * FROM ${table} WHERE id = ?`).get(r.id as string)!;
+        return { table: kind, rev, row };
+      });
     });
   }
 
@@ -375,18 +560,62 @@ export class Journal {
     return Number(this.#meta('rev') ?? '0');
   }
 
-  /** Record counts and the size on disk. */
+  /** Record counts (all years together) and the size on disk. */
   stats(): JournalStats {
+    this.#syncSchema();
     const count = (table: string) =>
       Number(this.#stmt(`SELECT count(*) AS n FROM ${table}`).get()?.n ?? 0);
+    const countAll = (kind: YearlyKind) =>
+      this.#years[kind].reduce((n, y) => n + count(yearTable(kind, y)), 0);
     const size = (f: string) => (fs.existsSync(f) ? fs.statSync(f).size : 0);
     return {
-      sessions: count('sessions'),
-      events: count('events'),
-      hostLoad: count('host_load'),
+      sessions: countAll('sessions'),
+      events: countAll('events'),
+      hostLoad: countAll('host_load'),
       runs: count('runs'),
       bytes: size(this.file) + size(`${this.file}-wal`) + size(`${this.file}-shm`),
     };
+  }
+
+  /**
+   * Removes every year older than the retention, in one transaction: keeps the current UTC
+   * year of `now` and the `years` whole years before it (3 on 3 December 2026: 2023 to 2026)
+   * and drops the session, event and host sample tables of every year before. Dropping a
+   * table frees its pages for reuse without deleting its rows one by one; the file does not
+   * shrink. Runs and audit entries from before the first kept year are deleted (few rows,
+   * through their time index), and records of a removed year that a later capture brings
+   * again are not stored. Throws `JournalError` `ERETENTION` when `years` is not a whole
+   * number of at least `MIN_RETENTION_YEARS`, `EJOURNALWRITE` when the change failed (nothing
+   * removed).
+   */
+  retain(years: number, now: number = this.#now()): RetainResult {
+    if (!Number.isInteger(years) || years < MIN_RETENTION_YEARS) {
+      throw new JournalError(
+        'ERETENTION',
+        `the journal keeps at least ${MIN_RETENTION_YEARS} whole years before the current ` +
+          `one; ${years} is too few`,
+      );
+    }
+    const keepFrom = yearOf(now) - years;
+    const dropped = new Set<number>();
+    this.#transaction(() => {
+      for (const kind of YEARLY_KINDS) {
+        const old = this.#years[kind].filter((y) => y < keepFrom);
+        if (old.length === 0) continue;
+        for (const year of old) {
+          this.#db.exec(`DROP TABLE ${yearTable(kind, year)}`);
+          dropped.add(year);
+        }
+        this.#setYears(kind, this.#years[kind].slice(old.length));
+      }
+      const horizon = yearStart(keepFrom);
+      this.#stmt('DELETE FROM runs WHERE started_at < ?').run(horizon);
+      this.#stmt('DELETE FROM audit WHERE at < ?').run(horizon);
+      if (Number(this.#meta('kept_from_year') ?? '0') < keepFrom) {
+        this.#setMeta('kept_from_year', String(keepFrom));
+      }
+    });
+    return { droppedYears: [...dropped].sort((a, b) => a - b) };
   }
 
   /** Folds the WAL into the database file and refreshes the query planner's statistics. */
@@ -403,9 +632,7 @@ export class Journal {
 
   #checkVersion(): void {
     const stored = this.#meta('schema_version');
-    if (stored === undefined) {
-      this.#setMeta('schema_version', String(SCHEMA_VERSION));
-    } else if (Number(stored) > SCHEMA_VERSION) {
+    if (stored !== undefined && Number(stored) > SCHEMA_VERSION) {
       this.close();
       throw new JournalError(
         'EJOURNALVERSION',
@@ -413,6 +640,32 @@ export class Journal {
           `this AutoLogging reads up to ${SCHEMA_VERSION}: update AutoLogging`,
       );
     }
+    try {
+      if (stored !== undefined && stored !== String(SCHEMA_VERSION)) migrateFromV1(this.#db);
+      if (stored !== String(SCHEMA_VERSION) || this.#meta('journal_id') === undefined) {
+        this.#inTransaction(() => this.#initialise());
+      }
+    } catch (error) {
+      this.close();
+      throw new JournalError(
+        'EJOURNALMIGRATE',
+        `cannot bring the journal ${this.file} to schema version ${SCHEMA_VERSION}`,
+        { cause: error },
+      );
+    }
+    this.#journalId = this.#meta('journal_id')!;
+  }
+
+  /** Completes a new or just migrated journal: its views, its random id, its version. */
+  #initialise(): void {
+    for (const kind of YEARLY_KINDS) {
+      const named = this.#stmt('SELECT 1 AS found FROM sqlite_master WHERE name = ?').get(kind);
+      if (!named) this.#db.exec(createViewSql(kind, this.#years[kind]));
+    }
+    if (this.#meta('journal_id') === undefined) {
+      this.#setMeta('journal_id', crypto.randomBytes(16).toString('hex'));
+    }
+    this.#setMeta('schema_version', String(SCHEMA_VERSION));
   }
 
   #upsertSession(
@@ -421,7 +674,13 @@ export class Journal {
     s: SessionRecord,
     rev: number,
     now: number,
+    keptFrom: number,
   ): 'inserted' | 'updated' | 'unchanged' {
+    const spanStart = s.startAt ?? s.stateChangedAt ?? s.endAt ?? now;
+    const spanEnd = s.endAt ?? (TERMINAL.has(s.state) ? (s.stateChangedAt ?? spanStart) : null);
+    const year = yearOf(spanStart);
+    if (year < keptFrom) return 'unchanged';
+
     const fingerprint = this.#cipher.fingerprint(
       JSON.stringify([
         s.user,
@@ -443,19 +702,15 @@ export class Journal {
         s.failureReason,
       ]),
     );
-    const stored = this.#stmt(
-      'SELECT fingerprint, state_changed_at FROM sessions WHERE id = ?',
-    ).get(id);
+    const stored = this.#locate('sessions', id, year);
     if (stored) {
-      if (stored.fingerprint === fingerprint) return 'unchanged';
-      const storedAt = stored.state_changed_at as number | null;
+      if (stored.row.fingerprint === fingerprint) return 'unchanged';
+      const storedAt = stored.row.state_changed_at as number | null;
       if (storedAt !== null && s.stateChangedAt !== null && s.stateChangedAt < storedAt) {
         return 'unchanged';
       }
     }
 
-    const spanStart = s.startAt ?? s.stateChangedAt ?? s.endAt ?? now;
-    const spanEnd = s.endAt ?? (TERMINAL.has(s.state) ? (s.stateChangedAt ?? spanStart) : null);
     const values: Record<string, SQLInputValue> = {
       id,
       source,
@@ -482,24 +737,36 @@ export class Journal {
       failure_reason: s.failureReason,
       span_start: spanStart,
       span_end: spanEnd,
-      first_seen_at: now,
+      first_seen_at: (stored?.row.first_seen_at as number | undefined) ?? now,
       updated_at: now,
     };
+    // Its start became known, or changed, across New Year: the row moves to its new year.
+    if (stored && stored.year !== year) {
+      this.#stmt(`DELETE FROM ${yearTable('sessions', stored.year)} WHERE id = ?`).run(id);
+    }
+    const table = this.#ensureYear('sessions', year);
     const columns = Object.keys(values);
     const updates = columns
       .filter((c) => c !== 'id' && c !== 'first_seen_at')
       .map((c) => `${c} = excluded.${c}`)
       .join(', ');
     this.#stmt(
-      `INSERT INTO sessions (${columns.join(', ')}) VALUES (${columns.map((c) => ':' + c).join(', ')})
+      `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((c) => ':' + c).join(', ')})
        ON CONFLICT (id) DO UPDATE SET ${updates}`,
     ).run(values);
     return stored ? 'updated' : 'inserted';
   }
 
-  #insertEvent(id: string, source: string, e: EventRecord, rev: number, now: number): boolean {
+  #insertEvent(
+    id: string,
+    source: string,
+    e: EventRecord,
+    rev: number,
+    now: number,
+    year: number,
+  ): boolean {
     // Events never change: one already stored is not encrypted again only to be ignored.
-    if (this.#stmt('SELECT 1 FROM events WHERE id = ?').get(id)) return false;
+    if (this.#locate('events', id, year)) return false;
     const values: Record<string, SQLInputValue> = {
       id,
       source,
@@ -518,9 +785,10 @@ export class Journal {
       detail: e.detail,
       captured_at: now,
     };
+    const table = this.#ensureYear('events', year);
     const columns = Object.keys(values);
     const info = this.#stmt(
-      `INSERT INTO events (${columns.join(', ')}) VALUES (${columns.map((c) => ':' + c).join(', ')})
+      `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((c) => ':' + c).join(', ')})
        ON CONFLICT (id) DO NOTHING`,
     ).run(values);
     return Number(info.changes) === 1;
@@ -532,9 +800,12 @@ export class Journal {
     h: HostLoadRecord,
     rev: number,
     now: number,
+    year: number,
   ): boolean {
+    if (this.#locate('host_load', id, year)) return false;
+    const table = this.#ensureYear('host_load', year);
     const info = this.#stmt(
-      `INSERT INTO host_load (id, source, natural_key, rev, host, at, cpu_percent, memory_used,
+      `INSERT INTO ${table} (id, source, natural_key, rev, host, at, cpu_percent, memory_used,
          memory_total, disk_used, disk_total, processes, reason, trigger_code, captured_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
     ).run(
@@ -555,6 +826,104 @@ export class Journal {
       now,
     );
     return Number(info.changes) === 1;
+  }
+
+  /**
+   * The year table of `kind` that holds record `id`, and its row's `LOOKUP_COLUMNS`: the
+   * table of `year`, where it belongs, is asked first, then the others, newest first.
+   */
+  #locate(
+    kind: YearlyKind,
+    id: string,
+    year: number,
+  ): { year: number; row: Record<string, SQLOutputValue> } | null {
+    const years = this.#years[kind];
+    if (years.includes(year)) {
+      const row = this.#lookup(kind, year).get(id);
+      if (row) return { year, row };
+    }
+    for (let i = years.length - 1; i >= 0; i--) {
+      const other = years[i]!;
+      if (other === year) continue;
+      const row = this.#lookup(kind, other).get(id);
+      if (row) return { year: other, row };
+    }
+    return null;
+  }
+
+  /** The statement that finds a row by id in the table of `kind` for `year`. */
+  #lookup(kind: YearlyKind, year: number): StatementSync {
+    // Kept apart from #stmts: it runs for every record, and a short numeric key is cheaper
+    // to find than a built SQL text.
+    let stmt = this.#lookups[kind].get(year);
+    if (!stmt) {
+      stmt = this.#db.prepare(
+        `SELECT ${LOOKUP_COLUMNS[kind]} FROM ${yearTable(kind, year)} WHERE id = ?`,
+      );
+      this.#lookups[kind].set(year, stmt);
+    }
+    return stmt;
+  }
+
+  /**
+   * The name of the table of `kind` for `year`, creating it (and redefining the view of all
+   * years) when missing. Only inside a write transaction, so that a rolled back capture
+   * leaves no table behind.
+   */
+  #ensureYear(kind: YearlyKind, year: number): string {
+    const table = yearTable(kind, year);
+    if (this.#years[kind].includes(year)) return table;
+    this.#db.exec(createYearTableSql(kind, year));
+    this.#setYears(
+      kind,
+      [...this.#years[kind], year].sort((a, b) => a - b),
+    );
+    return table;
+  }
+
+  /** Records that the year tables of `kind` are now `years`, and redefines its view. */
+  #setYears(kind: YearlyKind, years: readonly number[]): void {
+    this.#db.exec(createViewSql(kind, years));
+    this.#years = { ...this.#years, [kind]: years };
+    // Read the schema again at the next call: another table may follow, or a rollback.
+    this.#schemaCookie = -1;
+  }
+
+  /**
+   * The `SELECT <what>` over every year table of `kind` that can hold a time in `range`
+   * (bound as ?1 and ?2), joined by UNION ALL; null when there is none.
+   */
+  #inRange(kind: 'events' | 'host_load', range: Range, what: string): string | null {
+    this.#syncSchema();
+    const first = readYear(range.start);
+    const last = readYear(range.end - 1);
+    const parts = this.#years[kind]
+      .filter((y) => y >= first && y <= last)
+      .map((y) => `SELECT ${what} FROM ${yearTable(kind, y)} WHERE at >= ?1 AND at < ?2`);
+    return parts.length === 0 ? null : parts.join('\nUNION ALL ');
+  }
+
+  /**
+   * Reads the year tables again when the schema changed since they were last read (here, or
+   * in another process: SQLite's schema cookie tells). Prepared statements are dropped with
+   * them, as those of dropped tables would only fail.
+   */
+  #syncSchema(): void {
+    this.#cookieStmt ??= this.#db.prepare('PRAGMA schema_version');
+    const cookie = Number(this.#cookieStmt.get()?.schema_version);
+    if (cookie === this.#schemaCookie) return;
+    const years: Record<YearlyKind, number[]> = { sessions: [], events: [], host_load: [] };
+    for (const row of this.#db
+      .prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`)
+      .all()) {
+      const table = parseYearTable(String(row.name));
+      if (table) years[table.kind].push(table.year);
+    }
+    for (const kind of YEARLY_KINDS) years[kind].sort((a, b) => a - b);
+    this.#years = years;
+    this.#stmts.clear();
+    this.#lookups = newLookups();
+    this.#schemaCookie = cookie;
   }
 
   /** The `<column>_enc` and `<column>_idx` values of one personal field. */
@@ -640,17 +1009,43 @@ export class Journal {
     return stmt;
   }
 
+  /**
+   * Runs `work` in one write transaction (waiting for other writers), with the year tables
+   * up to date. Errors other than ours become `JournalError` `EJOURNALWRITE`.
+   */
   #transaction(work: () => void): void {
-    this.#db.exec('BEGIN IMMEDIATE');
     try {
-      work();
-      this.#db.exec('COMMIT');
+      this.#inTransaction(work);
     } catch (error) {
-      this.#db.exec('ROLLBACK');
       if (error instanceof AutoLoggingError) throw error;
       throw new JournalError('EJOURNALWRITE', `writing to the journal ${this.file} failed`, {
         cause: error,
       });
+    }
+  }
+
+  #inTransaction(work: () => void): void {
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      this.#syncSchema();
+      work();
+      this.#db.exec('COMMIT');
+    } catch (error) {
+      this.#db.exec('ROLLBACK');
+      // Tables created in the transaction are gone again.
+      this.#schemaCookie = -1;
+      throw error;
+    }
+  }
+
+  /** Runs `work` in one read transaction: every statement sees the same journal. */
+  #snapshot<T>(work: () => T): T {
+    this.#db.exec('BEGIN');
+    try {
+      this.#syncSchema();
+      return work();
+    } finally {
+      this.#db.exec('COMMIT');
     }
   }
 }
@@ -689,4 +1084,13 @@ function toHostLoad(row: Record<string, unknown>): HostLoadRow {
     reason: row.reason as HostLoadRow['reason'],
     triggerCode: row.trigger_code as string | null,
   };
+}
+
+/**
+ * The UTC year of `ms` for choosing the tables a read touches. Unlike `yearOf` it never
+ * throws: a time beyond what a `Date` holds falls to the first or last year it can.
+ */
+function readYear(ms: number): number {
+  const bound = 8.64e15;
+  return new Date(Math.min(Math.max(ms, -bound), bound)).getUTCFullYear();
 }

@@ -514,27 +514,39 @@ describe('Forwarder cursor', () => {
 });
 
 describe('journalFeed', () => {
-  it('lists runs after an id in id order, from the newest first list of the journal', () => {
+  it('lists finished runs after an id in id order, and none past a run still running', () => {
     const { journal } = setup();
     const ids = Array.from({ length: 5 }, (_, i) =>
       journal.startRun(`job${i}`, 'capture', null, 'manual'),
     );
+    for (const id of ids.filter((_, i) => i !== 3)) journal.finishRun(id, { outcome: 'ok' });
     const feed = journalFeed(journal);
-    expect(feed.runsAfter(ids[1]!, 2).map((r) => r.id)).toEqual([ids[2], ids[3]]);
+
+    expect(feed.runsAfter(ids[0]!, 10).map((r) => r.id)).toEqual([ids[1], ids[2]]);
+    expect(feed.runsAfter(ids[0]!, 1).map((r) => r.id)).toEqual([ids[1]]);
+    journal.finishRun(ids[3]!, { outcome: 'failed', errorCode: 'ETIMEOUT' });
+    expect(feed.runsAfter(ids[2]!, 10).map((r) => r.id)).toEqual([ids[3], ids[4]]);
     expect(feed.runsAfter(ids[4]!, 10)).toEqual([]);
-    expect(feed.runsAfter(0, 10).map((r) => r.id)).toEqual(ids);
   });
 
-  it('uses the journal’s own runsAfter when it has one', () => {
-    const feed = journalFeed({
-      changes: () => [],
-      lastRev: () => 0,
-      recentRuns: () => {
-        throw new Error('not used');
-      },
-      runsAfter: () => [],
+  it('forwards audit entries with their identity, the actor as ciphertext only', async () => {
+    const { journal, sink, forwarder } = setup();
+    journal.audit({
+      action: 'export',
+      actor: 'CORP\\jisoo.park',
+      subject: '2026-12-30',
+      detail: null,
     });
-    expect(feed.runsAfter(0, 10)).toEqual([]);
+
+    await forwarder.forward();
+
+    const [row] = sink.rows('audit');
+    expect(row).toMatchObject({ agent: AGENT, action: 'export', subject: '2026-12-30' });
+    expect(row!.id).toMatch(/^[0-9a-f]{32}$/);
+    expect(row!.actor_enc).toBeInstanceOf(Buffer);
+    expect(new FieldCipher(keys).decrypt(row!.id as string, 'user', row!.actor_enc as Buffer)).toBe(
+      'CORP\\jisoo.park',
+    );
   });
 });
 

@@ -15,35 +15,22 @@ export interface ForwarderJournal {
   changes(afterRev: number, limit: number): JournalChange[];
   /** The journal's latest revision. */
   lastRev(): number;
-  /** Runs with an id above `afterId`, in id order, at most `limit`. */
+  /**
+   * Runs with an id above `afterId`, in id order, at most `limit`. The journal lists finished
+   * runs only, up to the first one still running; the forwarder holds back at a running one
+   * in any case.
+   */
   runsAfter(afterId: number, limit: number): RunRow[];
 }
 
-/** How far back `journalFeed` looks for runs when the journal cannot list them by id. */
-const RUNS_SCAN_LIMIT = 100_000;
-
-/**
- * The journal as the forwarder reads it. The journal lists runs newest first only, so runs
- * after an id are found among the newest 100 000; a journal that offers `runsAfter` itself is
- * used directly.
- */
+/** The journal as the forwarder reads it. */
 export function journalFeed(
-  journal: Pick<Journal, 'changes' | 'lastRev' | 'recentRuns'> & Partial<ForwarderJournal>,
+  journal: Pick<Journal, 'changes' | 'lastRev' | 'runsAfter'>,
 ): ForwarderJournal {
   return {
     changes: (afterRev, limit) => journal.changes(afterRev, limit),
     lastRev: () => journal.lastRev(),
-    runsAfter: (afterId, limit) => {
-      if (journal.runsAfter) return journal.runsAfter(afterId, limit);
-      const newest = journal.recentRuns(1)[0];
-      if (!newest || newest.id <= afterId) return [];
-      const span = Math.min(newest.id - afterId, RUNS_SCAN_LIMIT);
-      return journal
-        .recentRuns(span)
-        .filter((run) => run.id > afterId)
-        .reverse()
-        .slice(0, limit);
-    },
+    runsAfter: (afterId, limit) => journal.runsAfter(afterId, limit),
   };
 }
 

@@ -223,7 +223,7 @@ function bulkTable(spec: TableSpec, rows: ReadonlyArray<Record<string, SqlValue>
  */
 export function createMssqlForwarder(
   settings: MssqlSettings,
-  journal: Pick<Journal, 'changes' | 'lastRev' | 'recentRuns'>,
+  journal: Pick<Journal, 'changes' | 'lastRev' | 'runsAfter'>,
   options: { log?: Logger; hintFile?: string } = {},
 ): Forwarder {
   const log = options.log ?? silentLogger;
