@@ -258,6 +258,28 @@ describe('agent', () => {
     });
   });
 
+  it('drops whole years past the retention in the nightly maintenance, keeping three by default', async () => {
+    const years = [2021, 2022, 2023, 2024, 2025, 2026];
+    const plugin = scriptedPlugin(async () => ({
+      records: years.map((y) =>
+        session({ key: `s${y}`, startAt: Date.UTC(y, 5, 1), stateChangedAt: Date.UTC(y, 5, 1) }),
+      ),
+      cursor: null,
+    }));
+    const { agent } = open(homeWith({ sources: [{ id: 'old', kind: 'scripted' }] }), {
+      plugins: pluginsWith(plugin),
+    });
+    await agent.capture('old', 'manual');
+    expect(agent.journal.stats().sessions).toBe(6);
+
+    expect((await agent.maintain('manual')).outcome).toBe('ok');
+    expect(agent.journal.stats().sessions).toBe(4);
+    const kept = [...agent.journal.sessions({ start: 0, end: Date.UTC(2027, 0, 1) })];
+    expect(kept.map((s) => s.key).sort()).toEqual(['s2023', 's2024', 's2025', 's2026']);
+    expect(agent.journal.recentRuns(1, { job: 'maintenance' })[0]).toMatchObject({ outcome: 'ok' });
+    agent.close();
+  });
+
   it('refuses to start while another live agent holds the data folder', () => {
     const home = homeWith(demoSettings());
     fs.writeFileSync(path.join(home, 'agent.lock'), String(process.ppid));

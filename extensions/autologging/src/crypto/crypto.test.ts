@@ -23,7 +23,9 @@ describe('keyring', () => {
     openKeyring({ home, passphrase: 'correct horse' });
     const text = fs.readFileSync(path.join(home, 'keyring.json'), 'utf8');
     expect(text).not.toMatch(/dataKey|indexKey/);
-    expect(JSON.parse(text).protector).toBe('passphrase');
+    expect(JSON.parse(text).protectors.map((p: { type: string }) => p.type)).toEqual([
+      'passphrase',
+    ]);
     expect(fs.existsSync(path.join(home, 'keyring.secret'))).toBe(false);
   });
 

@@ -31,6 +31,8 @@ export class FieldCipher {
   // Key objects, made once: building one from raw bytes for every value costs four times
   // more than the encryption itself (bench/journal-ingest).
   readonly #dataKey: crypto.KeyObject;
+  /** Every data key by version, the current one included: ciphertexts say which they need. */
+  readonly #dataKeys = new Map<number, crypto.KeyObject>();
   readonly #indexKey: crypto.KeyObject;
   #nonces = Buffer.alloc(0);
   #nonceAt = 0;
@@ -38,6 +40,10 @@ export class FieldCipher {
   constructor(keys: Keys) {
     this.#version = keys.version;
     this.#dataKey = crypto.createSecretKey(keys.dataKey.reveal());
+    for (const [version, key] of keys.olderDataKeys ?? []) {
+      this.#dataKeys.set(version & 0xff, crypto.createSecretKey(key.reveal()));
+    }
+    this.#dataKeys.set(this.#version & 0xff, this.#dataKey);
     this.#indexKey = crypto.createSecretKey(keys.indexKey.reveal());
   }
 
@@ -46,14 +52,28 @@ export class FieldCipher {
     return this.#version;
   }
 
+  /** The key versions this cipher can decrypt, oldest first. */
+  get keyVersions(): number[] {
+    return [...this.#dataKeys.keys()].sort((a, b) => a - b);
+  }
+
+  /** The key version a ciphertext was written with. Throws `ECIPHERTEXT` for anything else. */
+  static versionOf(blob: Uint8Array): number {
+    if (blob.byteLength < HEADER + NONCE + TAG || blob[0] !== FORMAT) {
+      throw new CryptoError('ECIPHERTEXT', 'the value is not a ciphertext');
+    }
+    return blob[1]!;
+  }
+
   /** Encrypts `value` for `field` of record `recordId`. */
   encrypt(recordId: string, field: PersonalField, value: string): Uint8Array {
     return this.#encryptWith(`${recordId}\0${field}`, value);
   }
 
   /**
-   * Decrypts what `encrypt` wrote. Throws `CryptoError` `ECIPHERTEXT` when the value was
-   * altered, belongs to another record or field, or was written with another key.
+   * Decrypts what `encrypt` wrote, with the key version its ciphertext names. Throws
+   * `CryptoError` `ECIPHERTEXT` when the value was altered, belongs to another record or
+   * field, or was written with another key; `EKEYVERSION` when the keyring lacks its version.
    */
   decrypt(recordId: string, field: PersonalField, blob: Uint8Array): string {
     return this.#decryptWith(`${recordId}\0${field}`, `${field} of record ${recordId}`, blob);
@@ -73,16 +93,17 @@ export class FieldCipher {
     if (data.length < HEADER + NONCE + TAG || data[0] !== FORMAT) {
       throw new CryptoError('ECIPHERTEXT', `${what} is not a ciphertext`);
     }
-    if (data[1] !== (this.#version & 0xff)) {
+    const key = this.#dataKeys.get(data[1]!);
+    if (!key) {
       throw new CryptoError(
         'EKEYVERSION',
         `${what} was written with key version ${data[1]}, ` +
-          `this keyring holds version ${this.#version}`,
+          `this keyring holds versions ${this.keyVersions.join(', ')}`,
       );
     }
     try {
       const nonce = data.subarray(HEADER, HEADER + NONCE);
-      const decipher = crypto.createDecipheriv('aes-256-gcm', this.#dataKey, nonce);
+      const decipher = crypto.createDecipheriv('aes-256-gcm', key, nonce);
       decipher.setAAD(Buffer.from(associated, 'utf8'));
       decipher.setAuthTag(data.subarray(data.length - TAG));
       const body = data.subarray(HEADER + NONCE, data.length - TAG);

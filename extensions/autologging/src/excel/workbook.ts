@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
+import officeCrypto from 'officecrypto-tool';
+import type { Secret } from '../crypto/secret.ts';
 import { AbortedError, ExportError, throwIfAborted } from '../errors.ts';
 import type { EventRow, HostLoadRow, SessionRow } from '../journal/rows.ts';
 import { isValidTimeZone, parseDay, wallClockDate, zoneOffset } from '../time.ts';
@@ -38,6 +40,16 @@ export interface DailyWorkbookInput {
   generatedAt?: number;
   /** Stops the export; the partial file is removed. */
   signal?: AbortSignal;
+  /**
+   * When given, the workbook is encrypted to open with this password (ECMA-376 Agile, AES-256)
+   * once written, before it takes its final name.
+   */
+  password?: Secret | undefined;
+  /**
+   * The last day the rows cover, when more than `day`: the workbook of a range. It then has no
+   * Summary sheet, which sums up one day.
+   */
+  lastDay?: string | undefined;
 }
 
 /** What was written: the final path, row counts per sheet and the file's size. */
@@ -120,9 +132,13 @@ export async function writeDailyWorkbook(input: DailyWorkbookInput): Promise<Dai
     const counts = await writeSheets(writer, options, tripwire);
     await tripwire.race(writer.commit());
     await tripwire.race(closed(output));
+    const bytes = options.password
+      ? await encryptInPlace(temp, options.password)
+      : output.bytesWritten;
+    tripwire.check();
     await fs.promises.rename(temp, file);
 
-    return { file, ...counts, bytes: output.bytesWritten };
+    return { file, ...counts, bytes };
   } catch (error) {
     const leftover = await discard(writer, output, temp);
     throw failure(error, options, leftover);
@@ -151,6 +167,9 @@ function checkInput(input: DailyWorkbookInput): CheckedInput {
     throw fail(`language ${JSON.stringify(language)} is not one of ${LANGUAGES.join(', ')}`);
   }
   if (!Number.isFinite(generatedAt)) throw fail('generatedAt is not a time');
+  if (input.lastDay !== undefined && (!parseDay(input.lastDay) || input.lastDay < input.day)) {
+    throw fail('the last day is not a calendar day YYYY-MM-DD on or after the day');
+  }
   return { ...input, file: path.resolve(input.file), language, generatedAt };
 }
 
@@ -194,7 +213,9 @@ async function writeSheets(
     options.hostLoad,
     context,
   );
-  writeSummarySheet(writer, summarizer.finish(), context, options.generatedAt);
+  if (!options.lastDay || options.lastDay === options.day) {
+    writeSummarySheet(writer, summarizer.finish(), context, options.generatedAt);
+  }
   tripwire.check();
 
   return { sessions, events, hostLoad };
@@ -317,6 +338,19 @@ function writeSummarySheet(
   }
 
   sheet.commit();
+}
+
+/**
+ * Encrypts the finished workbook `file` to open with `password` (ECMA-376 Agile: AES-256,
+ * SHA-512, what Excel itself writes), in place, owner-only; returns the new size. The library
+ * works on whole buffers: a day's workbook is a few megabytes at most.
+ */
+async function encryptInPlace(file: string, password: Secret): Promise<number> {
+  const plain = await fs.promises.readFile(file);
+  const encrypted = officeCrypto.encrypt(plain, { password: password.reveal().toString('utf8') });
+  plain.fill(0);
+  await fs.promises.writeFile(file, encrypted, { mode: 0o600 });
+  return encrypted.length;
 }
 
 function formatOffset(ms: number): string {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Secret } from '../crypto/secret.ts';
 import { cronProblem, type Schedule } from '../schedule/cron.ts';
 import { mssqlSettings } from '../sinks/mssql/settings.ts';
 import type { SourcePlugin } from '../sources/types.ts';
@@ -17,6 +18,13 @@ const cron = z.string().superRefine((value, ctx) => {
 const schedule = z
   .union([cron, z.strictObject({ cron, timeZone: timeZone.optional() })])
   .transform((value): Schedule => (typeof value === 'string' ? { cron: value } : value));
+
+/** The Excel password, wrapped as soon as it is read; Excel accepts at most 255 characters. */
+const excelPassword = z
+  .string()
+  .min(1, { error: 'must not be empty (remove the setting to write pseudonyms instead)' })
+  .max(255, { error: 'must be at most 255 characters, the most Excel accepts' })
+  .transform((value) => new Secret(Buffer.from(value, 'utf8')));
 
 const sourceEntry = z.strictObject({
   id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, {
@@ -46,11 +54,25 @@ const baseSettings = z.strictObject({
       language: z.enum(['ko', 'en']).default('ko'),
       /** How many past days the start-up catch-up looks at for missing workbooks. */
       catchUpDays: z.int().min(0).max(3660).default(31),
+      /**
+       * When set, every workbook is encrypted to open with this password and shows personal
+       * fields in plain text; without, they show as pseudonyms. A secret: kept in the vault.
+       */
+      password: excelPassword.optional(),
     })
     .prefault({}),
   maintenance: z
     .strictObject({
       schedule: schedule.default({ cron: '30 3 * * *' }),
+    })
+    .prefault({}),
+  journal: z
+    .strictObject({
+      /**
+       * Whole years kept before the current one; older years are dropped each night. At least
+       * 3: the journal is the archive when no SQL Server is configured.
+       */
+      retentionYears: z.int().min(3).max(100).default(3),
     })
     .prefault({}),
   /** The company's SQL Server, which every journal record is forwarded to; absent: none. */
