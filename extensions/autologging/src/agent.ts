@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { FieldCipher } from './crypto/field-cipher.ts';
-import { openKeyring } from './crypto/keyring.ts';
+import { openKeyring, type Keys } from './crypto/keyring.ts';
 import {
   AutoLoggingError,
+  SettingsError,
   SourceError,
   describeError,
   errorCode,
@@ -19,12 +20,17 @@ import {
   writeAgentInfo,
 } from './platform/agent-lock.ts';
 import { runCommand, type CommandRunner } from './platform/command.ts';
-import { ensurePrivateDir } from './platform/files.ts';
+import { ensurePrivateDir, writeFileAtomic } from './platform/files.ts';
 import { homePaths, type HomePaths } from './platform/paths.ts';
 import { Scheduler, type JobSpec } from './schedule/scheduler.ts';
-import type { Settings, SourceSettings } from './settings/schema.ts';
-import { SecretVault, resolveSecrets, sealSecrets } from './settings/secrets.ts';
-import { loadSettings } from './settings/store.ts';
+import { validateSettings, type Settings, type SourceSettings } from './settings/schema.ts';
+import {
+  SecretVault,
+  placeholderSecrets,
+  resolveSecrets,
+  sealSecrets,
+} from './settings/secrets.ts';
+import { describeProblems, loadSettings } from './settings/store.ts';
 import {
   createMssqlForwarder,
   maintainDatabase,
@@ -52,6 +58,8 @@ export interface AgentOptions {
   plugins?: ReadonlyMap<string, SourcePlugin<unknown>>;
   /** `AUTOLOGGING_PASSPHRASE`, when set. */
   passphrase?: string | undefined;
+  /** Keys already unlocked (`Keyring.unlock`, which DPAPI needs); else the keyring is opened. */
+  keys?: Keys | undefined;
   now?: () => number;
   run?: CommandRunner;
   platform?: NodeJS.Platform;
@@ -96,6 +104,7 @@ export class Agent {
   #startedAt = 0;
   #publisher: NodeJS.Timeout | null = null;
   #catchUp: Promise<void> | null = null;
+  #linkAddress: string | null = null;
 
   private constructor(
     options: AgentOptions,
@@ -126,7 +135,7 @@ export class Agent {
     const paths = homePaths(options.home);
     ensurePrivateDir(paths.home);
     const plugins = options.plugins ?? builtInSources;
-    const keys = openKeyring({ home: paths.home, passphrase: options.passphrase });
+    const keys = options.keys ?? openKeyring({ home: paths.home, passphrase: options.passphrase });
     const cipher = new FieldCipher(keys);
     const vault = SecretVault.open(paths.home, cipher);
     const { settings, created } = loadSettings(paths.settings, plugins, {
@@ -165,6 +174,31 @@ export class Agent {
       this.#forwarding = settings.mssql ? this.#startForwarding(settings.mssql) : null;
     }
     this.#log.info('settings applied', { sources: settings.sources.length });
+  }
+
+  /**
+   * Saves `raw` as settings.json and applies it at once, when it validates. Plain secrets in it
+   * move into the encrypted vault first; `{ "$secret": name }` references stay. Throws
+   * `SettingsError` `ESETTINGS` carrying `problems`, and writes nothing, when it does not
+   * validate.
+   */
+  saveSettings(raw: Record<string, unknown>): void {
+    const refuse = (problems: Parameters<typeof describeProblems>[0]) =>
+      Object.assign(new SettingsError(`not saved:\n${describeProblems(problems)}`), { problems });
+    const checked = validateSettings(placeholderSecrets(raw), this.#plugins);
+    if (!checked.ok) throw refuse(checked.problems);
+    sealSecrets(raw, this.#vault);
+    const result = validateSettings(resolveSecrets(raw, this.#vault), this.#plugins);
+    if (!result.ok) throw refuse(result.problems);
+    this.#vault.save();
+    writeFileAtomic(this.paths.settings, JSON.stringify(raw, null, 2) + '\n');
+    this.reload();
+  }
+
+  /** The window bridge's RPC address, published in agent.json for `link` and local tools. */
+  set linkAddress(address: string | null) {
+    this.#linkAddress = address;
+    if (this.#startedAt) this.#publish();
   }
 
   /**
@@ -300,16 +334,20 @@ export class Agent {
     const runId = this.journal.startRun(job, 'export', null, trigger);
     try {
       const range = dayRange(day, this.timeZone);
+      // With an Excel password the workbook is encrypted to open, so it may show plain values.
+      const password = this.settings.excel.password;
+      const display = password ? 'plain' : 'pseudonym';
       const written = await writeDailyWorkbook({
         file: this.workbookPath(day),
         day,
         timeZone: this.timeZone,
         language: this.settings.excel.language,
-        sessions: this.journal.sessions(range),
-        events: this.journal.events(range),
+        sessions: this.journal.sessions(range, display),
+        events: this.journal.events(range, display),
         hostLoad: this.journal.hostLoad(range),
         generatedAt: this.#now(),
         signal,
+        password,
       });
       this.journal.recordExport(day, written.file, written);
       const total = written.sessions + written.events + written.hostLoad;
@@ -356,6 +394,7 @@ export class Agent {
     const job = 'maintenance';
     const runId = this.journal.startRun(job, 'maintenance', null, trigger);
     try {
+      const retained = this.journal.retain(this.settings.journal.retentionYears, this.#now());
       this.journal.maintain();
       const logs = pruneLogs(this.paths.logs, this.settings.logs.keepDays, this.#now());
       const temps = removeStaleTempFiles(this.exportsFolder, this.#now());
@@ -378,7 +417,9 @@ export class Agent {
         : '';
       this.journal.finishRun(runId, {
         outcome: 'ok',
-        detail: `logs removed ${logs}, temp files removed ${temps}${sqlDetail}`,
+        detail:
+          `journal years removed ${retained.droppedYears.join(' ') || 'none'}, ` +
+          `logs removed ${logs}, temp files removed ${temps}${sqlDetail}`,
       });
       return result;
     } catch (error) {
@@ -561,6 +602,7 @@ export class Agent {
       startedAt: this.#startedAt,
       version: VERSION,
       home: this.paths.home,
+      ...(this.#linkAddress ? { address: this.#linkAddress } : {}),
       ...(forwarder ? { forwarder } : {}),
     });
   }

@@ -1,8 +1,14 @@
 import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { Agent, type JobResult } from './agent.ts';
+import {
+  registerProtectCommands,
+  runDecryptExport,
+  type DecryptExportOptions,
+} from './cli-protect.ts';
 import { SettingsError, UsageError, describeError } from './errors.ts';
 import { Journal } from './journal/journal.ts';
+import { linkCommand, serveWindow } from './link/index.ts';
 import {
   createLogger,
   fileSink,
@@ -84,6 +90,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
 
   program
+    .command('link')
+    .description('the window bridge Neutralino starts: hands the window the running agent')
+    .action(async () => {
+      await linkCommand(home(), agentLogger(home(), false));
+    });
+
+  program
     .command('capture')
     .description('capture now from the named sources (default: every enabled source), then exit')
     .option('--source <id...>', 'source ids from settings')
@@ -115,21 +128,33 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--date <yyyy-mm-dd>', 'one day')
     .option('--from <yyyy-mm-dd>', 'first day of a range')
     .option('--to <yyyy-mm-dd>', 'last day of a range (included)')
-    .action(async (options: { date?: string; from?: string; to?: string }) => {
-      const days = exportDays(options);
-      const agent = openAgent(home());
-      try {
-        let failed = false;
-        for (const day of days) {
-          const result = await agent.exportDay(day, 'manual');
-          out(describeResult(result, day));
-          failed ||= result.outcome !== 'ok';
+    .option('--decrypt', 'one password-encrypted workbook with personal fields readable (audited)')
+    .option('--user <name>', 'with --decrypt: only this user')
+    .option('--out <file>', 'with --decrypt: the workbook to write')
+    .option('--otp <code>', 'with --decrypt: a one-time code, when one-time codes are on')
+    .option('--password-env <name>', 'with --decrypt: variable holding the workbook password')
+    .action(
+      async (
+        options: { date?: string; from?: string; to?: string } & DecryptExportOptions & {
+            decrypt?: boolean;
+          },
+      ) => {
+        if (options.decrypt) return runDecryptExport(home(), options);
+        const days = exportDays(options);
+        const agent = openAgent(home());
+        try {
+          let failed = false;
+          for (const day of days) {
+            const result = await agent.exportDay(day, 'manual');
+            out(describeResult(result, day));
+            failed ||= result.outcome !== 'ok';
+          }
+          exitCode = failed ? EXIT.failed : EXIT.ok;
+        } finally {
+          agent.close();
         }
-        exitCode = failed ? EXIT.failed : EXIT.ok;
-      } finally {
-        agent.close();
-      }
-    });
+      },
+    );
 
   program
     .command('status')
@@ -345,6 +370,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       });
     });
 
+  registerProtectCommands(program, { home, setExitCode: (code) => (exitCode = code) });
+
   try {
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
@@ -523,6 +550,8 @@ async function runAgent(home: string): Promise<number> {
   out(`  journal:  ${agent.paths.journal}`);
   out(`  Excel:    ${agent.exportsFolder}`);
   out(`  logs:     ${agent.paths.logs}`);
+  const link = await serveWindow(agent, agentLogger(home, true));
+  for (const line of link.lines) out(line);
   out(`Stop with Ctrl+C.`);
 
   // Settings changed by `source add/set`, the window or an editor apply without a restart.
@@ -544,7 +573,9 @@ async function runAgent(home: string): Promise<number> {
       if (stopping) return;
       stopping = true;
       out(`${signal}: stopping; jobs in progress finish or are rolled back.`);
-      void agent.stop().then(resolve);
+      void Promise.resolve(link.server?.close())
+        .then(() => agent.stop())
+        .then(resolve);
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
