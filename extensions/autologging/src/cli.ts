@@ -35,7 +35,10 @@ import {
   type Assignment,
 } from './settings/edit.ts';
 import { FieldCipher } from './crypto/field-cipher.ts';
-import { openKeyring } from './crypto/keyring.ts';
+import { Keyring, openKeyring, type Keys } from './crypto/keyring.ts';
+import { windowsDpapi } from './crypto/dpapi.ts';
+import { secureHome } from './protect/permissions.ts';
+import { runCommand } from './platform/command.ts';
 import { ensurePrivateDir, writeFileAtomic } from './platform/files.ts';
 import {
   defaultSettings,
@@ -103,7 +106,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--since <time>', 'capture the window from this time (ISO 8601, or YYYY-MM-DD)')
     .option('--until <time>', "to this time (default: now); the sources' cursors stay put")
     .action(async (options: { source?: string[]; since?: string; until?: string }) => {
-      const agent = openAgent(home());
+      const agent = await openAgent(home());
       try {
         for (const id of options.source ?? []) {
           if (!agent.settings.sources.some((s) => s.id === id)) {
@@ -141,7 +144,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       ) => {
         if (options.decrypt) return runDecryptExport(home(), options);
         const days = exportDays(options);
-        const agent = openAgent(home());
+        const agent = await openAgent(home());
         try {
           let failed = false;
           for (const day of days) {
@@ -230,27 +233,33 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--set-env <key=ENV_VAR...>', 'an option read from an environment variable')
     .option('--schedule <cron>', "when it captures (default: its kind's)")
     .option('--disabled', 'add it switched off')
-    .action((kind: string, options: SourceEditOptions & { id: string; disabled?: boolean }) => {
-      const plugin = builtInSources.get(kind);
-      if (!plugin) {
-        throw new UsageError(
-          `no source kind "${kind}"; kinds: ${[...builtInSources.keys()].join(', ')}`,
-        );
-      }
-      editSettings(home(), (raw) => {
-        const sources = sourceList(raw);
-        if (sources.some((s) => s.id === options.id)) {
-          throw new UsageError(`a source "${options.id}" exists already; use source set`);
+    .action(
+      async (kind: string, options: SourceEditOptions & { id: string; disabled?: boolean }) => {
+        const plugin = builtInSources.get(kind);
+        if (!plugin) {
+          throw new UsageError(
+            `no source kind "${kind}"; kinds: ${[...builtInSources.keys()].join(', ')}`,
+          );
         }
-        const entry: Record<string, unknown> = { id: options.id, kind, enabled: !options.disabled };
-        if (options.schedule) entry.schedule = { cron: options.schedule };
-        const sourceOptions: Record<string, unknown> = {};
-        applyAssignments(plugin, sourceOptions, assignments(options));
-        entry.options = sourceOptions;
-        sources.push(entry);
-      });
-      out(`added source ${options.id} (${kind})`);
-    });
+        await editSettings(home(), (raw) => {
+          const sources = sourceList(raw);
+          if (sources.some((s) => s.id === options.id)) {
+            throw new UsageError(`a source "${options.id}" exists already; use source set`);
+          }
+          const entry: Record<string, unknown> = {
+            id: options.id,
+            kind,
+            enabled: !options.disabled,
+          };
+          if (options.schedule) entry.schedule = { cron: options.schedule };
+          const sourceOptions: Record<string, unknown> = {};
+          applyAssignments(plugin, sourceOptions, assignments(options));
+          entry.options = sourceOptions;
+          sources.push(entry);
+        });
+        out(`added source ${options.id} (${kind})`);
+      },
+    );
   source
     .command('set <id> [key=value...]')
     .description('change options, schedule or state of a source')
@@ -259,14 +268,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--enable', 'switch it on')
     .option('--disable', 'switch it off')
     .action(
-      (
+      async (
         id: string,
         words: string[],
         options: SourceEditOptions & { enable?: boolean; disable?: boolean },
       ) => {
         if (options.enable && options.disable)
           throw new UsageError('--enable or --disable, not both');
-        editSettings(home(), (raw) => {
+        await editSettings(home(), (raw) => {
           const entry = sourceList(raw).find((s) => s.id === id);
           if (!entry) throw new UsageError(`no source "${id}" in settings`);
           const plugin = builtInSources.get(String(entry.kind));
@@ -288,8 +297,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   source
     .command('remove <id>')
     .description('remove a source from settings (what it recorded stays in the journal)')
-    .action((id: string) => {
-      editSettings(home(), (raw) => {
+    .action(async (id: string) => {
+      await editSettings(home(), (raw) => {
         const sources = sourceList(raw);
         const at = sources.findIndex((s) => s.id === id);
         if (at < 0) throw new UsageError(`no source "${id}" in settings`);
@@ -301,7 +310,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command('test <id>')
     .description("check a source's connection and show what it would record, storing nothing")
     .action(async (id: string) => {
-      const agent = openAgent(home());
+      const agent = await openAgent(home());
       try {
         if (!agent.settings.sources.some((s) => s.id === id)) {
           throw new UsageError(`no source "${id}" in settings`);
@@ -385,7 +394,7 @@ async function withSqlServer(
   home: string,
   work: (agent: Agent, mssql: MssqlSettings) => Promise<void>,
 ): Promise<void> {
-  const agent = openAgent(home);
+  const agent = await openAgent(home);
   try {
     const mssql = agent.settings.mssql;
     if (!mssql) {
@@ -428,16 +437,17 @@ function sourceList(raw: Record<string, unknown>): Array<Record<string, unknown>
  * vault; only a valid result is saved (settings and vault together). A running agent picks
  * the change up by itself.
  */
-function editSettings(home: string, change: (raw: Record<string, unknown>) => void): void {
+async function editSettings(
+  home: string,
+  change: (raw: Record<string, unknown>) => void,
+): Promise<void> {
   const paths = homePaths(home);
   ensurePrivateDir(home);
   const raw = (
     fs.existsSync(paths.settings) ? readJsonFile(paths.settings) : defaultSettings()
   ) as Record<string, unknown>;
   change(raw);
-  const cipher = new FieldCipher(
-    openKeyring({ home, passphrase: process.env.AUTOLOGGING_PASSPHRASE }),
-  );
+  const cipher = new FieldCipher(await unlockKeys(home));
   const vault = SecretVault.open(home, cipher);
   sealSecrets(raw, vault);
   const result = validateSettings(resolveSecrets(raw, vault), builtInSources);
@@ -527,22 +537,36 @@ function agentLogger(home: string, console: boolean) {
   return createLogger(teeSink(...sinks), level);
 }
 
-function openAgent(home: string, console = false): Agent {
-  return Agent.open({
-    home,
-    log: agentLogger(home, console),
-    passphrase: process.env.AUTOLOGGING_PASSPHRASE,
-  });
+/**
+ * Opens the agent of data folder `home`. On Windows the keys are unlocked through DPAPI, which
+ * runs PowerShell and so is asynchronous; elsewhere the keyring opens as it is.
+ */
+async function openAgent(home: string, console = false): Promise<Agent> {
+  const keys = await unlockKeys(home);
+  return Agent.open({ home, log: agentLogger(home, console), keys });
+}
+
+/** The keys of `home`: through DPAPI on Windows, else the passphrase or key file. */
+async function unlockKeys(home: string): Promise<Keys> {
+  const passphrase = process.env.AUTOLOGGING_PASSPHRASE;
+  ensurePrivateDir(home);
+  const dpapi = windowsDpapi(runCommand);
+  if (dpapi) return (await Keyring.unlock({ home, passphrase, dpapi })).keys();
+  return openKeyring({ home, passphrase });
 }
 
 async function runAgent(home: string): Promise<number> {
-  const agent = openAgent(home, true);
+  const agent = await openAgent(home, true);
   try {
     agent.start();
   } catch (error) {
     agent.journal.close();
     throw error;
   }
+  // Owner-only data folder (an ACL on Windows), checked at every start.
+  secureHome(home, { run: runCommand }).catch((error: unknown) =>
+    err(`could not restrict the data folder to its owner: ${describeError(error)}`),
+  );
 
   out(`AutoLogging ${VERSION} is running (pid ${process.pid}).`);
   if (agent.firstRun) out(`First run: default settings were written; the demo site is enabled.`);
