@@ -142,3 +142,21 @@ describe('autologging link', () => {
     expect(stderr).toMatch(/ELINKINPUT/);
   });
 });
+
+describe('neutralino.config.json', () => {
+  it('starts the extension with files that exist, under the id the bridge answers to', () => {
+    const root = path.resolve(import.meta.dirname, '..');
+    const config = JSON.parse(fs.readFileSync(path.join(root, 'neutralino.config.json'), 'utf8'));
+    const [extension] = config.extensions as Array<Record<string, string>>;
+    expect(extension!.id).toBe(EXTENSION_ID);
+    expect(config.modes.window.title).toBe('StartLogging');
+    for (const key of ['commandLinux', 'commandDarwin']) {
+      const words = [...extension![key]!.matchAll(/"([^"]+)"|(\S+)/g)].map((m) => m[1] ?? m[2]!);
+      const [node, script, mode] = words.map((w) => w.replace('${NL_PATH}', root));
+      expect(fs.existsSync(node!), node).toBe(true);
+      expect(fs.existsSync(script!), script).toBe(true);
+      expect(mode).toBe('link');
+    }
+    expect(extension!.commandWindows).toMatch(/autologging\.cjs" link$/);
+  });
+});
