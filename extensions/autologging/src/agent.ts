@@ -22,6 +22,7 @@ import {
 import { runCommand, type CommandRunner } from './platform/command.ts';
 import { ensurePrivateDir, writeFileAtomic } from './platform/files.ts';
 import { homePaths, type HomePaths } from './platform/paths.ts';
+import { currentActor } from './protect/audit.ts';
 import { Scheduler, type JobSpec } from './schedule/scheduler.ts';
 import { validateSettings, type Settings, type SourceSettings } from './settings/schema.ts';
 import {
@@ -30,7 +31,8 @@ import {
   resolveSecrets,
   sealSecrets,
 } from './settings/secrets.ts';
-import { describeProblems, loadSettings } from './settings/store.ts';
+import { auditSettingsChange } from './settings/changes.ts';
+import { describeProblems, loadSettings, parseSettingsJson } from './settings/store.ts';
 import {
   createMssqlForwarder,
   maintainDatabase,
@@ -89,6 +91,8 @@ export class Agent {
   readonly paths: HomePaths;
   #settings: Settings;
   readonly journal: Journal;
+  /** Encrypts and decrypts with the keys the agent was opened with (OTP state, exports). */
+  readonly cipher: FieldCipher;
   #timeZone: string;
   /** True when this start wrote the default settings. */
   readonly firstRun: boolean;
@@ -112,8 +116,10 @@ export class Agent {
     firstRun: boolean,
     journal: Journal,
     vault: SecretVault,
+    cipher: FieldCipher,
   ) {
     this.#vault = vault;
+    this.cipher = cipher;
     this.paths = homePaths(options.home);
     this.#settings = settings;
     this.firstRun = firstRun;
@@ -142,7 +148,7 @@ export class Agent {
       prepare: (raw) => prepareWithVault(raw, vault),
     });
     const journal = Journal.open(paths.journal, cipher, options.now);
-    return new Agent(options, settings, created, journal, vault);
+    return new Agent(options, settings, created, journal, vault, cipher);
   }
 
   /** The settings in force. */
@@ -180,19 +186,34 @@ export class Agent {
    * Saves `raw` as settings.json and applies it at once, when it validates. Plain secrets in it
    * move into the encrypted vault first; `{ "$secret": name }` references stay. Throws
    * `SettingsError` `ESETTINGS` carrying `problems`, and writes nothing, when it does not
-   * validate.
+   * validate. A change is audited (`settings.change`: `actor`, default the OS account running
+   * the agent, and the sections and source ids touched, never a value; subject `window`, the
+   * one caller).
    */
-  saveSettings(raw: Record<string, unknown>): void {
+  saveSettings(raw: Record<string, unknown>, actor = currentActor()): void {
     const refuse = (problems: Parameters<typeof describeProblems>[0]) =>
       Object.assign(new SettingsError(`not saved:\n${describeProblems(problems)}`), { problems });
     const checked = validateSettings(placeholderSecrets(raw), this.#plugins);
     if (!checked.ok) throw refuse(checked.problems);
+    const before = this.#rawSettings();
+    const after = structuredClone(raw);
     sealSecrets(raw, this.#vault);
     const result = validateSettings(resolveSecrets(raw, this.#vault), this.#plugins);
     if (!result.ok) throw refuse(result.problems);
     this.#vault.save();
     writeFileAtomic(this.paths.settings, JSON.stringify(raw, null, 2) + '\n');
+    auditSettingsChange(this.journal, { before, after }, actor, 'window');
     this.reload();
+  }
+
+  /** settings.json as written, or nothing when it is missing or unreadable. */
+  #rawSettings(): Record<string, unknown> {
+    try {
+      const text = fs.readFileSync(this.paths.settings, 'utf8');
+      return parseSettingsJson(this.paths.settings, text) as Record<string, unknown>;
+    } catch {
+      return {};
+    }
   }
 
   /** The window bridge's RPC address, published in agent.json for `link` and local tools. */

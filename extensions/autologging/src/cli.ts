@@ -37,7 +37,9 @@ import {
 import { FieldCipher } from './crypto/field-cipher.ts';
 import { Keyring, openKeyring, type Keys } from './crypto/keyring.ts';
 import { windowsDpapi } from './crypto/dpapi.ts';
+import { currentActor } from './protect/audit.ts';
 import { secureHome } from './protect/permissions.ts';
+import { auditSettingsChange } from './settings/changes.ts';
 import { runCommand } from './platform/command.ts';
 import { ensurePrivateDir, writeFileAtomic } from './platform/files.ts';
 import {
@@ -434,8 +436,8 @@ function sourceList(raw: Record<string, unknown>): Array<Record<string, unknown>
 
 /**
  * Changes settings.json with `change`, then validates the result with secrets moved into the
- * vault; only a valid result is saved (settings and vault together). A running agent picks
- * the change up by itself.
+ * vault; only a valid result is saved (settings and vault together), then audited
+ * (`settings.change`, names only). A running agent picks the change up by itself.
  */
 async function editSettings(
   home: string,
@@ -446,7 +448,9 @@ async function editSettings(
   const raw = (
     fs.existsSync(paths.settings) ? readJsonFile(paths.settings) : defaultSettings()
   ) as Record<string, unknown>;
+  const before = structuredClone(raw);
   change(raw);
+  const after = structuredClone(raw);
   const cipher = new FieldCipher(await unlockKeys(home));
   const vault = SecretVault.open(home, cipher);
   sealSecrets(raw, vault);
@@ -456,6 +460,12 @@ async function editSettings(
   }
   vault.save();
   writeFileAtomic(paths.settings, JSON.stringify(raw, null, 2) + '\n');
+  const journal = Journal.open(paths.journal, cipher);
+  try {
+    auditSettingsChange(journal, { before, after }, currentActor(), 'cli');
+  } finally {
+    journal.close();
+  }
 }
 
 /** Prints a failure once, with its code, and returns the exit code it deserves. */

@@ -1,5 +1,6 @@
 import { call, describe, refreshStatus } from './agent.svelte.ts';
 import { AgentError } from './rpc.ts';
+import { needsOtp, security } from './security.svelte.ts';
 
 /** settings.json as written: plain JSON, secrets as `{ "$secret": name }` references. */
 export type RawSettings = Record<string, unknown> & {
@@ -113,6 +114,7 @@ export async function saveSettings(): Promise<boolean> {
     await refreshStatus().catch(() => {});
     return true;
   } catch (error) {
+    if (needsOtp(error)) security.otpRequired = true;
     if (error instanceof AgentError && error.problems.length) settings.problems = error.problems;
     else settings.error = describe(error);
     return false;

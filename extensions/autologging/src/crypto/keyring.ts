@@ -145,6 +145,36 @@ export function recoveryExportedAt(home: string): string | null {
 }
 
 /**
+ * What `Keyring.status` reports of the keyring in `home`, read from the file without
+ * unlocking it, or null when there is none yet. Throws `CryptoError` `EKEYRING` when the file
+ * is unreadable.
+ */
+export function readKeyringStatus(home: string): KeyringStatus | null {
+  const file = path.join(home, KEYRING);
+  if (!fs.existsSync(file)) return null;
+  const ring = readKeyringFile(file);
+  if (ring.version === 1) {
+    const versions = ring.keys.map((k) => ({ version: k.version, createdAt: k.createdAt }));
+    return {
+      file,
+      format: 1,
+      protectors: [ring.protector],
+      current: Math.max(...versions.map((k) => k.version)),
+      versions,
+      recoveryExportedAt: null,
+    };
+  }
+  return {
+    file,
+    format: 2,
+    protectors: ring.protectors.map((p) => p.type),
+    current: ring.current,
+    versions: ring.versions.map((k) => ({ version: k.version, createdAt: k.createdAt })),
+    recoveryExportedAt: ring.recoveryExportedAt,
+  };
+}
+
+/**
  * The unlocked keyring of a data folder: its keys, and the operations that change it
  * (rotation, protectors, recovery export). Holds the master key until `close`.
  */

@@ -26,6 +26,7 @@ export async function serveWindow(
       log,
       windowDir,
       openWith: env.AUTOLOGGING_OPEN_WITH || undefined,
+      passphrase: env.AUTOLOGGING_PASSPHRASE,
     });
     const lines = server.windowUrl
       ? [`  window:   ${server.windowUrl}#token=${server.token}`]

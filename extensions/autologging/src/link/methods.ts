@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Agent } from '../agent.ts';
-import { keyringProtector } from '../crypto/keyring.ts';
 import { AutoLoggingError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import type { CommandRunner } from '../platform/command.ts';
@@ -14,6 +13,22 @@ import type { SourcePlugin } from '../sources/types.ts';
 import { isValidTimeZone } from '../time.ts';
 import { VERSION } from '../version.ts';
 import { openFolder } from './open-folder.ts';
+import {
+  codeParams,
+  decryptExport,
+  decryptParams,
+  exportRecovery,
+  exportRecoveryParams,
+  keysStatus,
+  otpDisable,
+  otpSetup,
+  otpStatus,
+  otpUnlock,
+  requireUnlocked,
+  setupParams,
+  type ConnectionState,
+  type KeyringOpener,
+} from './protect-methods.ts';
 import { overview } from './report.ts';
 
 /** What the methods need besides the agent. */
@@ -26,6 +41,10 @@ export interface MethodContext {
   /** `AUTOLOGGING_OPEN_WITH`: the program that opens folders instead of the system's. */
   openWith?: string | undefined;
   plugins: ReadonlyMap<string, SourcePlugin<unknown>>;
+  /** Unlocks the keyring (passphrase, key file or DPAPI) for key management. */
+  unlockKeyring: KeyringOpener;
+  /** What the connection the request came on remembers (its OTP unlock). */
+  connection: ConnectionState;
   now?: () => number;
 }
 
@@ -39,6 +58,14 @@ const none = z.object({}).strict().optional();
 
 function method<P>(params: z.ZodType<P>, handle: (p: P, c: MethodContext) => unknown): Method {
   return { params, handle: handle as Method['handle'] };
+}
+
+/** A method that, when one-time codes are on, needs the connection unlocked (`EOTPREQUIRED`). */
+function guarded<P>(params: z.ZodType<P>, handle: (p: P, c: MethodContext) => unknown): Method {
+  return method(params, (p, c) => {
+    requireUnlocked(c);
+    return handle(p, c);
+  });
 }
 
 /** One field of a source kind's options, for the window's form. */
@@ -70,7 +97,7 @@ export const METHODS: Readonly<Record<string, Method>> = {
   })),
 
   // Secrets stay in the vault: settings.json holds only `{ "$secret": name }` references.
-  'settings.get': method(none, (_p, { agent, plugins }) => ({
+  'settings.get': guarded(none, (_p, { agent, plugins }) => ({
     settings: parseSettingsJson(
       agent.paths.settings,
       fs.readFileSync(agent.paths.settings, 'utf8'),
@@ -82,7 +109,7 @@ export const METHODS: Readonly<Record<string, Method>> = {
     },
   })),
 
-  'settings.save': method(
+  'settings.save': guarded(
     z.object({ settings: z.record(z.string(), z.unknown()) }).strict(),
     ({ settings }, context) => {
       context.agent.saveSettings(settings);
@@ -202,17 +229,18 @@ export const METHODS: Readonly<Record<string, Method>> = {
     return initDatabase(mssql);
   }),
 
-  // Key management (rotation, recovery, DPAPI) is a later issue; this reports what exists.
-  'keys.status': method(none, (_p, { agent }) => {
-    const home = agent.paths.home;
-    return {
-      protector: keyringProtector(home),
-      keyring: fs.existsSync(path.join(home, 'keyring.json')),
-      keyFile: fs.existsSync(path.join(home, 'keyring.secret')),
-      secrets: fs.existsSync(path.join(home, 'secrets.json')),
-      management: false,
-    };
-  }),
+  // Rotation and protectors stay on the command line: they need the agent restarted.
+  'keys.status': method(none, (_p, context) => keysStatus(context)),
+
+  // Every key leaves the machine in this file: when codes are on, it needs an unlock first.
+  'keys.exportRecovery': guarded(exportRecoveryParams, exportRecovery),
+
+  'otp.status': method(none, (_p, context) => otpStatus(context)),
+  'otp.setup': method(setupParams, otpSetup),
+  'otp.unlock': method(codeParams, otpUnlock),
+  'otp.disable': method(codeParams, otpDisable),
+
+  'decrypt.export': guarded(decryptParams, decryptExport),
 };
 
 function requireSource(agent: Agent, id: string): void {

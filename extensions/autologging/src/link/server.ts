@@ -2,6 +2,8 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Agent } from '../agent.ts';
+import { windowsDpapi } from '../crypto/dpapi.ts';
+import { Keyring } from '../crypto/keyring.ts';
 import { AutoLoggingError, errorCode } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { runCommand, type CommandRunner } from '../platform/command.ts';
@@ -9,6 +11,7 @@ import { builtInSources } from '../sources/registry.ts';
 import type { SourcePlugin } from '../sources/types.ts';
 import { newToken, removeToken, sameToken, writeToken } from './access.ts';
 import { METHODS, type MethodContext } from './methods.ts';
+import type { KeyringOpener } from './protect-methods.ts';
 import { RPC_PATH, type RpcError, type RpcResponse } from './protocol.ts';
 import { serveWindowFile } from './static-files.ts';
 
@@ -24,6 +27,10 @@ export interface LinkServerOptions {
   /** Replaces the system's folder opener (`AUTOLOGGING_OPEN_WITH`). */
   openWith?: string | undefined;
   plugins?: ReadonlyMap<string, SourcePlugin<unknown>>;
+  /** `AUTOLOGGING_PASSPHRASE`, for unlocking the keyring when keys are managed from the window. */
+  passphrase?: string | undefined;
+  /** Unlocks the keyring. Default: DPAPI on Windows, else the passphrase or the key file. */
+  unlockKeyring?: KeyringOpener;
   /** The largest message accepted, in bytes. Default 1 MiB; a larger one closes the socket. */
   maxMessageBytes?: number;
   /** Port to listen on. Default 0: a random free port. */
@@ -63,13 +70,22 @@ export async function startLinkServer(options: LinkServerOptions): Promise<LinkS
   const { agent } = options;
   const log = options.log.child('link');
   const token = newToken();
-  const context: MethodContext = {
+  const run = options.run ?? runCommand;
+  const context: Omit<MethodContext, 'connection'> = {
     agent,
     log,
-    run: options.run ?? runCommand,
+    run,
     platform: options.platform ?? process.platform,
     openWith: options.openWith,
     plugins: options.plugins ?? builtInSources,
+    unlockKeyring:
+      options.unlockKeyring ??
+      (() =>
+        Keyring.unlock({
+          home: agent.paths.home,
+          passphrase: options.passphrase,
+          dpapi: windowsDpapi(run),
+        })),
     ...(options.now ? { now: options.now } : {}),
   };
   const sockets = new Set<Socket>();
@@ -117,7 +133,10 @@ export async function startLinkServer(options: LinkServerOptions): Promise<LinkS
       socket.end(`HTTP/1.1 ${refusal.status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => serveClient(ws, context));
+    wss.handleUpgrade(req, socket, head, (ws) =>
+      // Each connection has its own OTP unlock: another window or tab must unlock for itself.
+      serveClient(ws, { ...context, connection: { otpUnlockedUntil: 0 } }),
+    );
   });
 
   await new Promise<void>((resolve, reject) => {
