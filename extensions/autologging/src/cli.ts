@@ -351,7 +351,8 @@ export async function main(argv: readonly string[]): Promise<number> {
           return;
         }
         out(
-          `schema version: ${status.schemaVersion ?? 'none (run db init)'} (this AutoLogging: ${status.knownVersion})`,
+          `schema version: ${status.schemaVersion ?? 'none (run db init)'} ` +
+            `(this AutoLogging: ${status.knownVersion})`,
         );
         out('partitions:');
         for (const p of status.partitions) {
@@ -364,7 +365,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         const f = status.forwarder;
         out(
           f
-            ? `forwarder ${f.agent}: ${f.records} records stored, last ${iso(f.storedAt)}; lag ${f.lag.records} records` +
+            ? `forwarder ${f.agent}: ${f.records} records stored, last ${iso(f.storedAt)}; ` +
+                `lag ${f.lag.records} records` +
                 (f.lag.ageMs !== null ? `, oldest ${Math.round(f.lag.ageMs / 1000)} s` : '')
             : 'forwarder: nothing stored yet',
         );
@@ -712,7 +714,8 @@ function printStatus(s: Status): void {
   out(`data folder: ${s.home}`);
   out(
     s.agent.running
-      ? `agent: running (pid ${s.agent.pid}, since ${s.agent.startedAt}, version ${s.agent.version})`
+      ? `agent: running (pid ${s.agent.pid}, since ${s.agent.startedAt}, ` +
+          `version ${s.agent.version})`
       : 'agent: not running',
   );
   out(`time zone: ${s.timeZone}`);
@@ -720,14 +723,16 @@ function printStatus(s: Status): void {
   out('jobs:');
   for (const j of s.jobs) {
     const last = j.last
-      ? `last ${j.last.at} ${j.last.outcome}${j.last.errorCode ? ` ${j.last.errorCode}` : ''} (+${j.last.recordsNew})`
+      ? `last ${j.last.at} ${j.last.outcome}` +
+        `${j.last.errorCode ? ` ${j.last.errorCode}` : ''} (+${j.last.recordsNew})`
       : 'never run';
     const next = j.enabled ? (j.next ? `next ${j.next}` : 'next: when the agent runs') : 'disabled';
     out(`  ${j.job.padEnd(24)} ${last}; ${next}`);
   }
   const r = s.records;
   out(
-    `records: ${r.sessions} sessions, ${r.events} events, ${r.hostLoad} host samples, ${r.runs} runs`,
+    `records: ${r.sessions} sessions, ${r.events} events, ` +
+      `${r.hostLoad} host samples, ${r.runs} runs`,
   );
   out(`journal size: ${(s.journalBytes / 1024 / 1024).toFixed(2)} MiB`);
   const f = s.forwarder;

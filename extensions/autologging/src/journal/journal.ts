@@ -280,7 +280,8 @@ export class Journal {
       if (cursor === undefined) return;
       this.#stmt(
         `INSERT INTO cursors (source, cursor, updated_at) VALUES (?, ?, ?)
-         ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at`,
+         ON CONFLICT (source) DO UPDATE SET
+            cursor = excluded.cursor, updated_at = excluded.updated_at`,
       ).run(source, cursor, now);
     });
     return result;
@@ -502,7 +503,8 @@ export class Journal {
       `INSERT INTO exports (day, file, sessions, events, host_load, written_at)
        VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (day) DO UPDATE SET file = excluded.file, sessions = excluded.sessions,
-         events = excluded.events, host_load = excluded.host_load, written_at = excluded.written_at`,
+         events = excluded.events, host_load = excluded.host_load,
+          written_at = excluded.written_at`,
     ).run(day, file, counts.sessions, counts.events, counts.hostLoad, this.#now());
   }
 
@@ -751,7 +753,8 @@ export class Journal {
       .map((c) => `${c} = excluded.${c}`)
       .join(', ');
     this.#stmt(
-      `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((c) => ':' + c).join(', ')})
+      `INSERT INTO ${table} (${columns.join(', ')})
+        VALUES (${columns.map((c) => ':' + c).join(', ')})
        ON CONFLICT (id) DO UPDATE SET ${updates}`,
     ).run(values);
     return stored ? 'updated' : 'inserted';
@@ -788,7 +791,8 @@ export class Journal {
     const table = this.#ensureYear('events', year);
     const columns = Object.keys(values);
     const info = this.#stmt(
-      `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((c) => ':' + c).join(', ')})
+      `INSERT INTO ${table} (${columns.join(', ')})
+        VALUES (${columns.map((c) => ':' + c).join(', ')})
        ON CONFLICT (id) DO NOTHING`,
     ).run(values);
     return Number(info.changes) === 1;
@@ -996,7 +1000,8 @@ export class Journal {
 
   #setMeta(key: string, value: string): void {
     this.#stmt(
-      'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      `INSERT INTO meta (key, value) VALUES (?, ?)
+        ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
     ).run(key, value);
   }
 
