@@ -26,10 +26,12 @@ export function windowsDpapi(
 ): Dpapi | null {
   if (platform !== 'win32') return null;
   const call = async (method: 'Protect' | 'Unprotect', input: Buffer): Promise<Buffer> => {
-    const script = dpapiScript(method, input.toString('base64'));
-    const result = await run(POWERSHELL, ['-NoProfile', '-NonInteractive', '-Command', script], {
-      timeoutMs: 60_000,
-    });
+    // The key travels on standard input: a command line is visible to other processes.
+    const result = await run(
+      POWERSHELL,
+      ['-NoProfile', '-NonInteractive', '-Command', dpapiScript(method)],
+      { timeoutMs: 60_000, input: input.toString('base64') },
+    );
     const text = result.stdout.trim();
     if (result.exitCode !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(text)) {
       throw new CryptoError(
@@ -45,14 +47,15 @@ export function windowsDpapi(
   };
 }
 
-/** The PowerShell script that runs `ProtectedData.<method>` in machine scope over base64. */
-export function dpapiScript(method: 'Protect' | 'Unprotect', base64: string): string {
-  // Only base64 characters are ever put between the quotes, so nothing can break out of them.
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(base64)) throw new TypeError('not base64');
+/**
+ * The PowerShell script that runs `ProtectedData.<method>` in machine scope, reading base64 from
+ * standard input and printing base64.
+ */
+export function dpapiScript(method: 'Protect' | 'Unprotect'): string {
   return [
     "$ErrorActionPreference = 'Stop'",
     'Add-Type -AssemblyName System.Security',
-    `$in = [Convert]::FromBase64String('${base64}')`,
+    '$in = [Convert]::FromBase64String([Console]::In.ReadToEnd().Trim())',
     '$scope = [System.Security.Cryptography.DataProtectionScope]::LocalMachine',
     `$out = [System.Security.Cryptography.ProtectedData]::${method}($in, $null, $scope)`,
     '[Convert]::ToBase64String($out)',

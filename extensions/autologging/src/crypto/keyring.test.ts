@@ -20,10 +20,14 @@ import {
  */
 function fakeWindows(machineKey = crypto.randomBytes(32)) {
   const calls: string[][] = [];
-  const run: CommandRunner = async (file, args) => {
+  const run: CommandRunner = async (file, args, options) => {
     calls.push([file, ...args]);
     const script = args[args.length - 1]!;
-    const input = Buffer.from(/FromBase64String\('([^']*)'\)/.exec(script)![1]!, 'base64');
+    // The key arrives on standard input, never on the command line.
+    if (!script.includes('[Console]::In.ReadToEnd()')) {
+      return { stdout: '', stderr: 'no input read', exitCode: 1 };
+    }
+    const input = Buffer.from(options?.input ?? '', 'base64');
     const method = /ProtectedData\]::(Protect|Unprotect)/.exec(script)![1];
     if (!script.includes('DataProtectionScope]::LocalMachine')) {
       return { stdout: '', stderr: 'wrong scope', exitCode: 1 };
@@ -181,6 +185,8 @@ describe('DPAPI', () => {
       '-NonInteractive',
       '-Command',
     ]);
+    // No key material on any command line: it went through standard input.
+    for (const call of windows.calls) expect(call.join(' ')).not.toMatch(/[A-Za-z0-9+/]{40}/);
 
     const again = await Keyring.unlock({ home, dpapi: windows.dpapi });
     expect(new FieldCipher(again.keys()).decrypt('r', 'user', blob)).toBe('alice');

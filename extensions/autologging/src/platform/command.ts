@@ -15,6 +15,11 @@ export interface CommandOptions {
   signal?: AbortSignal;
   /** Output encoding; `quser` on a Korean Windows prints UTF-8 only under `chcp 65001`. */
   encoding?: BufferEncoding;
+  /**
+   * Written to the program's standard input, which is then closed. How key material reaches a
+   * program: a command line can be read by other processes, standard input cannot.
+   */
+  input?: string;
 }
 
 /**
@@ -31,7 +36,7 @@ export type CommandRunner = (
 /** The runner that starts real processes. */
 export const runCommand: CommandRunner = (file, args, options = {}) =>
   new Promise((resolve, reject) => {
-    execFile(
+    const child = execFile(
       file,
       [...args],
       {
@@ -50,6 +55,9 @@ export const runCommand: CommandRunner = (file, args, options = {}) =>
         resolve({ stdout: String(stdout), stderr: String(stderr), exitCode });
       },
     );
+    // A program that exits without reading its input must not fail the write.
+    child.stdin?.on('error', () => {});
+    child.stdin?.end(options.input ?? '');
   });
 
 /** Throws a clear `ENEEDSWINDOWS` error when not on Windows. */
