@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
+import { isSea } from 'node:sea';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -16,11 +17,12 @@ const TYPES: Record<string, string> = {
 /**
  * Where the built window is: `AUTOLOGGING_WINDOW_DIR`, else `resources/dist` of the checkout
  * the running `autologging` command belongs to (`extensions/autologging/bin/` → repository
- * root), else null when it has not been built.
+ * root), else `resources/dist` beside the entry (a single executable's entry is the executable
+ * itself, whose `argv[1]` may be a bare name found on PATH), else null when it has not been built.
  */
 export function findWindowDir(
   env: NodeJS.ProcessEnv = process.env,
-  entry: string | undefined = process.argv[1],
+  entry: string | undefined = isSea() ? process.execPath : process.argv[1],
 ): string | null {
   const candidates = [
     env.AUTOLOGGING_WINDOW_DIR,
