@@ -663,10 +663,10 @@ export class Agent {
   async #sampleOnFailure(code: string): Promise<void> {
     const hostEntry = this.settings.sources.find((s) => s.kind === hostMetricsSource.kind);
     const id = hostEntry?.id ?? hostMetricsSource.kind;
-    const options = hostEntry?.options ?? hostMetricsSource.options.parse({});
     const log = this.#log.child(`source.${id}`);
     try {
-      const record = await sampleHost(options as never, this.#sourceContext(id, log), {
+      const options = hostMetricsSource.options.parse(hostEntry?.options ?? {});
+      const record = await sampleHost(options, this.#sourceContext(id, log), {
         reason: 'failure',
         triggerCode: code,
         withProcesses: true,

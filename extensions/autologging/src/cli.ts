@@ -21,7 +21,7 @@ import {
 import { readAgentInfo, type AgentInfo } from './platform/agent-lock.ts';
 import { homePaths, resolveHome } from './platform/paths.ts';
 import { nextRuns } from './schedule/cron.ts';
-import { validateSettings } from './settings/schema.ts';
+import { validateSettings, type Settings, type Validation } from './settings/schema.ts';
 import {
   SecretVault,
   placeholderSecrets,
@@ -176,25 +176,19 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command('validate')
     .description('check settings.json against the schema')
     .action(() => {
-      const paths = homePaths(home());
-      const raw = placeholderSecrets(readJsonFile(paths.settings));
-      const result = validateSettings(raw, builtInSources);
+      const { file, result } = checkSettings(home());
       if (!result.ok) {
-        err(`${paths.settings} is not valid:\n${describeProblems(result.problems)}`);
+        err(`${file} is not valid:\n${describeProblems(result.problems)}`);
         exitCode = EXIT.usage;
         return;
       }
-      out(`${paths.settings} is valid: ${result.settings.sources.length} sources.`);
+      out(`${file} is valid: ${result.settings.sources.length} sources.`);
     });
   settings
     .command('show')
     .description('print the settings with every default filled in (secrets masked)')
     .action(() => {
-      const paths = homePaths(home());
-      const raw = placeholderSecrets(readJsonFile(paths.settings));
-      const result = validateSettings(raw, builtInSources);
-      if (!result.ok) throw new SettingsError(describeProblems(result.problems));
-      out(JSON.stringify(maskSecrets(result.settings), null, 2));
+      out(JSON.stringify(maskSecrets(validSettings(home())), null, 2));
     });
 
   const source = program
@@ -205,11 +199,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description('the sources in settings')
     .option('--json', 'print JSON')
     .action((options: { json?: boolean }) => {
-      const paths = homePaths(home());
-      const raw = placeholderSecrets(readJsonFile(paths.settings));
-      const result = validateSettings(raw, builtInSources);
-      if (!result.ok) throw new SettingsError(describeProblems(result.problems));
-      const rows = result.settings.sources.map((s) => ({
+      const rows = validSettings(home()).sources.map((s) => ({
         id: s.id,
         kind: s.kind,
         enabled: s.enabled,
@@ -642,9 +632,7 @@ interface Status {
 function readStatus(home: string): Status {
   const paths = homePaths(home);
   const info = readAgentInfo(paths);
-  const loaded = fs.existsSync(paths.settings)
-    ? validateSettings(placeholderSecrets(readJsonFile(paths.settings)), builtInSources)
-    : null;
+  const loaded = fs.existsSync(paths.settings) ? checkSettings(home).result : null;
   const settings = loaded?.ok ? loaded.settings : null;
   const timeZone = settings?.timeZone ?? systemTimeZone();
   const journal = fs.existsSync(paths.journal) ? Journal.open(paths.journal, null) : null;
@@ -750,6 +738,22 @@ function describeResult(r: JobResult, day?: string): string {
     return `${what}: ok, ${r.recordsIn} in, ${r.recordsNew} new, ${r.recordsUpdated} updated`;
   }
   return `${what}: ${r.outcome} ${r.error?.code}: ${r.error?.message}`;
+}
+
+/**
+ * Validates settings.json of `home` as it stands, secrets standing in as `***`, so that no
+ * key is needed to check or show it.
+ */
+function checkSettings(home: string): { file: string; result: Validation } {
+  const file = homePaths(home).settings;
+  return { file, result: validateSettings(placeholderSecrets(readJsonFile(file)), builtInSources) };
+}
+
+/** The settings of `home` with defaults filled in; throws `SettingsError` when not valid. */
+function validSettings(home: string): Settings {
+  const { result } = checkSettings(home);
+  if (!result.ok) throw new SettingsError(describeProblems(result.problems));
+  return result.settings;
 }
 
 function readJsonFile(file: string): unknown {

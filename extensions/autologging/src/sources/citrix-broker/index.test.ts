@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseJsonc } from '../../jsonc.ts';
-import { memoryLogger } from '../../log/logger.ts';
-import type { CommandOptions, CommandRunner } from '../../platform/command.ts';
+import {
+  fakeRunner,
+  sourceContext,
+  type RunnerAnswer,
+} from '../../../../../tests/support/sources.ts';
 import type { SessionRecord } from '../../records.ts';
 import type { SourceContext } from '../types.ts';
 import { brokerScript, citrixBrokerOptions, citrixBrokerSource } from './index.ts';
@@ -12,37 +14,19 @@ const live = new AbortController().signal;
 const fixture = (name: string) =>
   readFileSync(new URL(`./testdata/${name}`, import.meta.url), 'utf8');
 
-interface Call {
-  file: string;
-  args: readonly string[];
-  options: CommandOptions | undefined;
-}
-
 function setup(
-  answer: { stdout?: string; stderr?: string; exitCode?: number },
+  answer: RunnerAnswer,
   input: Record<string, unknown> = {},
   overrides: Partial<SourceContext> = {},
 ) {
-  const calls: Call[] = [];
-  const run: CommandRunner = async (file, args, options) => {
-    calls.push({ file, args, options });
-    const encode = (text = '') => Buffer.from(text).toString(options?.encoding ?? 'utf8');
-    return {
-      stdout: encode(answer.stdout),
-      stderr: encode(answer.stderr),
-      exitCode: answer.exitCode ?? 0,
-    };
-  };
-  const log = memoryLogger();
-  const context: SourceContext = {
+  const { run, calls } = fakeRunner(answer);
+  const { context, log } = sourceContext({
     id: 'site',
-    log,
-    timeZone: 'Asia/Seoul',
     now: () => Date.UTC(2024, 5, 27, 6),
     run,
     platform: 'win32',
     ...overrides,
-  };
+  });
   const source = citrixBrokerSource.create(citrixBrokerOptions.parse(input), context);
   return { source, calls, log };
 }
@@ -56,19 +40,6 @@ describe('citrixBrokerOptions', () => {
       powershell: 'powershell.exe',
       timeoutMs: 120_000,
     });
-  });
-
-  it('accepts the annotated example', () => {
-    const text = readFileSync(new URL('./example.jsonc', import.meta.url), 'utf8');
-    const entry = parseJsonc(text) as {
-      kind: string;
-      schedule: { cron: string };
-      options: unknown;
-    };
-
-    expect(entry.kind).toBe(citrixBrokerSource.kind);
-    expect(entry.schedule.cron).toBe(citrixBrokerSource.defaultSchedule);
-    expect(citrixBrokerOptions.safeParse(entry.options).error).toBeUndefined();
   });
 
   it.each([

@@ -1,7 +1,4 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseJsonc } from '../../jsonc.ts';
-import { citrixODataSource } from './index.ts';
 import { citrixODataOptionsSchema, cloudTokenUrl, onPremServiceRoot } from './options.ts';
 
 const onPrem = {
@@ -19,22 +16,6 @@ const cloud = {
 };
 
 describe('citrix-odata options', () => {
-  it('accepts both annotated examples in example.jsonc', () => {
-    const text = readFileSync(new URL('./example.jsonc', import.meta.url), 'utf8');
-    const entries = parseJsonc(text) as Record<string, unknown>[];
-
-    expect(entries).toHaveLength(2);
-    for (const entry of entries) {
-      expect(entry).toMatchObject({
-        kind: citrixODataSource.kind,
-        enabled: true,
-        schedule: { cron: citrixODataSource.defaultSchedule },
-      });
-      const parsed = citrixODataOptionsSchema.safeParse(entry.options);
-      expect(parsed.error?.issues).toBeUndefined();
-    }
-  });
-
   it('fills in the defaults of an on-premises source', () => {
     expect(citrixODataOptionsSchema.parse(onPrem)).toEqual({
       ...onPrem,

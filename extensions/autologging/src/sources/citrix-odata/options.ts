@@ -3,9 +3,9 @@
  * option; none repeats a secret.
  */
 import { z } from 'zod';
+import { backfillHoursOption } from '../shared/options.ts';
 
 /** Three years and a leap day: the longest history the agent is asked to keep. */
-const MAX_BACKFILL_HOURS = 26_304;
 
 function whole(name: string, min: number, max: number, fallback: number) {
   return z
@@ -72,13 +72,7 @@ const common = {
   /** Each capture re-reads this much before the last ModifiedDate seen. */
   overlapMinutes: whole('overlapMinutes', 0, 1440, 5),
   pageSize: whole('pageSize', 1, 10_000, 1000),
-  backfillHours: z
-    .number({ error: `backfillHours must be a number from 0 to ${MAX_BACKFILL_HOURS}` })
-    .min(0, { error: 'backfillHours must be at least 0' })
-    .max(MAX_BACKFILL_HOURS, {
-      error: `backfillHours must be at most ${MAX_BACKFILL_HOURS} (three years)`,
-    })
-    .default(24),
+  backfillHours: backfillHoursOption().default(24),
 };
 
 const onPremOptions = z

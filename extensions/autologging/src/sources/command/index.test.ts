@@ -1,8 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseJsonc } from '../../jsonc.ts';
-import { memoryLogger } from '../../log/logger.ts';
-import type { CommandOptions as RunOptions, CommandRunner } from '../../platform/command.ts';
+import {
+  fakeRunner,
+  sourceContext,
+  type RunnerAnswer,
+} from '../../../../../tests/support/sources.ts';
+import type { CommandRunner } from '../../platform/command.ts';
 import type { EventRecord, SessionRecord } from '../../records.ts';
 import type { SourceContext } from '../types.ts';
 import { commandOptions, commandSource } from './index.ts';
@@ -13,37 +16,13 @@ const live = new AbortController().signal;
 const fixture = (name: string) =>
   readFileSync(new URL(`./testdata/${name}`, import.meta.url), 'utf8');
 
-interface Call {
-  file: string;
-  args: readonly string[];
-  options: RunOptions | undefined;
-}
-
 function setup(
-  answer: { stdout?: string; stderr?: string; exitCode?: number },
+  answer: RunnerAnswer,
   input: Record<string, unknown>,
   overrides: Partial<SourceContext> = {},
 ) {
-  const calls: Call[] = [];
-  const run: CommandRunner = async (file, args, options) => {
-    calls.push({ file, args, options });
-    const encode = (text = '') => Buffer.from(text).toString(options?.encoding ?? 'utf8');
-    return {
-      stdout: encode(answer.stdout),
-      stderr: encode(answer.stderr),
-      exitCode: answer.exitCode ?? 0,
-    };
-  };
-  const log = memoryLogger();
-  const context: SourceContext = {
-    id: 'horizon',
-    log,
-    timeZone: 'Asia/Seoul',
-    now: () => NOW,
-    run,
-    platform: 'linux',
-    ...overrides,
-  };
+  const { run, calls } = fakeRunner(answer);
+  const { context, log } = sourceContext({ id: 'horizon', now: () => NOW, run, ...overrides });
   const source = commandSource.create(commandOptions.parse(input), context);
   return { source, calls, log };
 }
@@ -101,19 +80,6 @@ describe('commandOptions', () => {
       timeoutMs: 120_000,
       values: {},
     });
-  });
-
-  it('accepts the annotated example', () => {
-    const text = readFileSync(new URL('./example.jsonc', import.meta.url), 'utf8');
-    const entry = parseJsonc(text) as {
-      kind: string;
-      schedule: { cron: string };
-      options: unknown;
-    };
-
-    expect(entry.kind).toBe(commandSource.kind);
-    expect(entry.schedule.cron).toBe(commandSource.defaultSchedule);
-    expect(commandOptions.safeParse(entry.options).error).toBeUndefined();
   });
 
   it('runs on every system', () => {

@@ -21,13 +21,16 @@ import { diagnose } from '../shared/diagnose.ts';
 import { RECORD_FIELDS, REQUIRED_FIELDS, mapRow, readColumn } from './mapping.ts';
 import { readDate } from '../shared/values.ts';
 import type { Mapping, RecordKind, Row } from './mapping.ts';
-import { encodingOption, timeoutOption, timeZoneOption } from '../shared/options.ts';
+import {
+  backfillHoursOption,
+  encodingOption,
+  timeoutOption,
+  timeZoneOption,
+} from '../shared/options.ts';
 import { OutputError, readOutput } from './output.ts';
 import { runChecked } from '../shared/run.ts';
 
 const HOUR_MS = 3_600_000;
-/** Three years and a leap day: the longest history the agent is asked to keep. */
-const MAX_BACKFILL_HOURS = 26_304;
 
 /** Placeholders that `args` may hold when the source is incremental. */
 const PLACEHOLDERS = ['since', 'sinceMs', 'sinceLocal', 'until', 'untilMs', 'untilLocal'] as const;
@@ -104,13 +107,7 @@ const baseOptions = z.strictObject({
     .strictObject(
       {
         field: z.string({ error: 'incremental.field must name a date field in quotes' }),
-        backfillHours: z
-          .number({ error: 'incremental.backfillHours must be a number of hours' })
-          .min(0, { error: 'incremental.backfillHours must be at least 0' })
-          .max(MAX_BACKFILL_HOURS, {
-            error: `incremental.backfillHours must be at most ${MAX_BACKFILL_HOURS}`,
-          })
-          .default(24),
+        backfillHours: backfillHoursOption('incremental.backfillHours').default(24),
         overlapMinutes: z
           .number({ error: 'incremental.overlapMinutes must be a number of minutes' })
           .min(0, { error: 'incremental.overlapMinutes must be at least 0' })

@@ -6,7 +6,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { z } from 'zod';
 import { SourceError, throwIfAborted } from '../../errors.ts';
 import type { CaptureRecord, EventRecord, SessionRecord } from '../../records.ts';
-import { isValidTimeZone } from '../../time.ts';
+import { backfillHoursOption, timeZoneOption } from '../shared/options.ts';
 import type {
   CaptureResult,
   CaptureWindow,
@@ -17,8 +17,6 @@ import type {
 import { DemoSite } from './generator.ts';
 
 const HOUR_MS = 3_600_000;
-/** Three years and a leap day: the longest history the agent is asked to keep. */
-const MAX_BACKFILL_HOURS = 26_304;
 /** Days generated between two looks at the abort signal during a long backfill. */
 const DAYS_PER_TURN = 7;
 /**
@@ -83,22 +81,10 @@ export const demoOptionsSchema = z
         error: "domain must be a NetBIOS domain name: 1-15 letters, digits, '-' or '_'",
       })
       .default('CORP'),
-    backfillHours: z
-      .number({ error: `backfillHours must be a number from 0 to ${MAX_BACKFILL_HOURS}` })
-      .min(0, { error: 'backfillHours must be at least 0' })
-      .max(MAX_BACKFILL_HOURS, {
-        error: `backfillHours must be at most ${MAX_BACKFILL_HOURS} (three years)`,
-      })
-      .default(24),
+    backfillHours: backfillHoursOption().default(24),
     failureRate: share('failureRate', 0.03),
     rdpShare: share('rdpShare', 0.1),
-    timeZone: z
-      .string({ error: 'timeZone must be an IANA time zone name in quotes' })
-      .refine(isValidTimeZone, {
-        error: (issue) =>
-          `timeZone ${JSON.stringify(issue.input)} is not a known IANA time zone (e.g. Asia/Seoul)`,
-      })
-      .optional(),
+    timeZone: timeZoneOption,
   })
   .refine((o) => o.machines >= o.deliveryGroups.length, {
     path: ['machines'],

@@ -1,8 +1,6 @@
-import fs from 'node:fs';
 import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { AbortedError } from '../../errors.ts';
-import { parseJsonc } from '../../jsonc.ts';
 import { memoryLogger } from '../../log/logger.ts';
 import type { CommandRunner } from '../../platform/command.ts';
 import type { SourceContext } from '../types.ts';
@@ -58,15 +56,6 @@ describe('hostMetricsOptions', () => {
     expect(result.error?.issues.map((issue) => issue.message).join('; ')).toContain(option);
   });
 
-  it('accepts the annotated example', () => {
-    const entry = parseJsonc(
-      fs.readFileSync(new URL('./example.jsonc', import.meta.url), 'utf8'),
-    ) as { kind: string; schedule: { cron: string }; options: unknown };
-
-    expect(entry.kind).toBe(hostMetricsSource.kind);
-    expect(entry.schedule.cron).toBe(hostMetricsSource.defaultSchedule);
-    expect(hostMetricsOptions.safeParse(entry.options).error).toBeUndefined();
-  });
 });
 
 describe('sampleHost', () => {

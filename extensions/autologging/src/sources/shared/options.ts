@@ -5,6 +5,22 @@
 import { z } from 'zod';
 import { isValidTimeZone } from '../../time.ts';
 
+/** The longest first backfill: three years and a leap day, the history the agent keeps. */
+export const MAX_BACKFILL_HOURS = 26_304;
+
+/**
+ * `backfillHours` (called `name` in messages): how far back a source's very first capture
+ * looks, 0 to three years. Callers add their default, or `.optional()`.
+ */
+export function backfillHoursOption(name = 'backfillHours') {
+  return z
+    .number({ error: `${name} must be a number of hours from 0 to ${MAX_BACKFILL_HOURS}` })
+    .min(0, { error: `${name} must be at least 0` })
+    .max(MAX_BACKFILL_HOURS, {
+      error: `${name} must be at most ${MAX_BACKFILL_HOURS} (three years)`,
+    });
+}
+
 /** How long a command may run unless a source's options say otherwise. */
 export const DEFAULT_TIMEOUT_MS = 120_000;
 

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseJsonc } from '../../jsonc.ts';
-import { memoryLogger } from '../../log/logger.ts';
-import type { CommandOptions, CommandRunner } from '../../platform/command.ts';
+import {
+  fakeRunner,
+  sourceContext,
+  type RunnerAnswer,
+} from '../../../../../tests/support/sources.ts';
 import type { EventRecord } from '../../records.ts';
 import type { SourceContext } from '../types.ts';
 import { LSM_LOG } from './events.ts';
@@ -17,28 +19,11 @@ const SECURITY_IDS =
 const fixture = (name: string) =>
   readFileSync(new URL(`./testdata/${name}`, import.meta.url), 'utf8');
 
-interface Call {
-  file: string;
-  args: readonly string[];
-  options: CommandOptions | undefined;
-}
-
-type Answer = { stdout?: string; stderr?: string; exitCode?: number };
+type Answer = RunnerAnswer;
 
 /** A runner that answers each call with the next answer for its log, and records the calls. */
 function scriptedRunner(answers: Record<string, Answer[]>) {
-  const calls: Call[] = [];
-  const run: CommandRunner = async (file, args, options) => {
-    calls.push({ file, args, options });
-    const answer = answers[args[1] ?? '']?.shift() ?? {};
-    const encode = (text = '') => Buffer.from(text).toString(options?.encoding ?? 'utf8');
-    return {
-      stdout: encode(answer.stdout),
-      stderr: encode(answer.stderr),
-      exitCode: answer.exitCode ?? 0,
-    };
-  };
-  return { run, calls };
+  return fakeRunner((call) => answers[call.args[1] ?? '']?.shift() ?? {});
 }
 
 function setup(
@@ -47,16 +32,12 @@ function setup(
   overrides: Partial<SourceContext> = {},
 ) {
   const { run, calls } = scriptedRunner(answers);
-  const log = memoryLogger();
-  const context: SourceContext = {
+  const { context, log } = sourceContext({
     id: 'vda01-events',
-    log,
-    timeZone: 'Asia/Seoul',
-    now: () => Date.UTC(2024, 5, 28),
     run,
     platform: 'win32',
     ...overrides,
-  };
+  });
   const source = windowsEventsSource.create(windowsEventsOptions.parse(input), context);
   return { source, calls, log };
 }
@@ -71,19 +52,6 @@ describe('windowsEventsOptions', () => {
       encoding: 'utf-8',
       timeoutMs: 120_000,
     });
-  });
-
-  it('accepts the annotated example', () => {
-    const text = readFileSync(new URL('./example.jsonc', import.meta.url), 'utf8');
-    const entry = parseJsonc(text) as {
-      kind: string;
-      schedule: { cron: string };
-      options: unknown;
-    };
-
-    expect(entry.kind).toBe(windowsEventsSource.kind);
-    expect(entry.schedule.cron).toBe(windowsEventsSource.defaultSchedule);
-    expect(windowsEventsOptions.safeParse(entry.options).error).toBeUndefined();
   });
 
   it.each([

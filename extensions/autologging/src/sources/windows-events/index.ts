@@ -7,7 +7,12 @@ import { SourceError, throwIfAborted } from '../../errors.ts';
 import { requireWindows } from '../../platform/command.ts';
 import type { EventRecord } from '../../records.ts';
 import { diagnose } from '../shared/diagnose.ts';
-import { encodingOption, hostOption, timeoutOption } from '../shared/options.ts';
+import {
+  backfillHoursOption,
+  encodingOption,
+  hostOption,
+  timeoutOption,
+} from '../shared/options.ts';
 import { runChecked } from '../shared/run.ts';
 import type { CommandRequest } from '../shared/run.ts';
 import type {
@@ -22,7 +27,6 @@ import { EVENT_IDS, LOG_ALIAS, LSM_LOG, SECURITY_LOG, readBatch } from './events
 import type { Batch, EventLogName } from './events.ts';
 
 /** Three years and a leap day: the longest history the agent is asked to keep. */
-const MAX_BACKFILL_HOURS = 26_304;
 /** How many of the newest events a connection test reads from each log. */
 const TEST_EVENTS = 20;
 
@@ -46,13 +50,7 @@ export const windowsEventsOptions = z.strictObject({
     .min(1, { error: 'batchSize must be at least 1' })
     .max(100_000, { error: 'batchSize must be at most 100000' })
     .default(1000),
-  backfillHours: z
-    .number({ error: `backfillHours must be a number of hours from 0 to ${MAX_BACKFILL_HOURS}` })
-    .min(0, { error: 'backfillHours must be at least 0' })
-    .max(MAX_BACKFILL_HOURS, {
-      error: `backfillHours must be at most ${MAX_BACKFILL_HOURS} (three years)`,
-    })
-    .optional(),
+  backfillHours: backfillHoursOption().optional(),
   encoding: encodingOption,
   timeoutMs: timeoutOption,
 });

@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { parseJsonc } from '../../jsonc.ts';
-import { memoryLogger } from '../../log/logger.ts';
-import type { CommandOptions, CommandRunner } from '../../platform/command.ts';
+import { fakeRunner, sourceContext } from '../../../../../tests/support/sources.ts';
+import type { CommandRunner } from '../../platform/command.ts';
 import type { SessionRecord } from '../../records.ts';
 import type { SourceContext } from '../types.ts';
 import { windowsSessionsOptions, windowsSessionsSource } from './index.ts';
@@ -14,25 +13,13 @@ const live = new AbortController().signal;
 
 const bytes = (name: string) => readFileSync(new URL(`./testdata/${name}`, import.meta.url));
 
-interface Call {
-  file: string;
-  args: readonly string[];
-  options: CommandOptions | undefined;
-}
-
 /** A runner answering every command with the given fixture files, as a real one would. */
 function fixtureRunner(answer: { stdout?: string; stderr?: string; exitCode?: number }) {
-  const calls: Call[] = [];
-  const run: CommandRunner = async (file, args, options) => {
-    calls.push({ file, args, options });
-    const encoding = options?.encoding ?? 'utf8';
-    return {
-      stdout: answer.stdout ? bytes(answer.stdout).toString(encoding) : '',
-      stderr: answer.stderr ? bytes(answer.stderr).toString(encoding) : '',
-      exitCode: answer.exitCode ?? 0,
-    };
-  };
-  return { run, calls };
+  return fakeRunner({
+    ...answer,
+    stdout: answer.stdout ? bytes(answer.stdout) : '',
+    stderr: answer.stderr ? bytes(answer.stderr) : '',
+  });
 }
 
 function setup(
@@ -41,16 +28,14 @@ function setup(
   overrides: Partial<SourceContext> = {},
 ) {
   const { run, calls } = fixtureRunner(answer);
-  const log = memoryLogger();
-  const context: SourceContext = {
+  const { context, log } = sourceContext({
     id: 'vda-sessions',
-    log,
     timeZone: 'UTC',
     now: () => NOW,
     run,
     platform: 'win32',
     ...overrides,
-  };
+  });
   const options: WindowsSessionsOptions = windowsSessionsOptions.parse(input);
   return { source: windowsSessionsSource.create(options, context), calls, log };
 }
@@ -64,19 +49,6 @@ describe('windowsSessionsOptions', () => {
       slashDates: 'month-first',
       timeoutMs: 120_000,
     });
-  });
-
-  it('accepts the annotated example', () => {
-    const text = readFileSync(new URL('./example.jsonc', import.meta.url), 'utf8');
-    const entry = parseJsonc(text) as {
-      kind: string;
-      schedule: { cron: string };
-      options: unknown;
-    };
-
-    expect(entry.kind).toBe(windowsSessionsSource.kind);
-    expect(entry.schedule.cron).toBe(windowsSessionsSource.defaultSchedule);
-    expect(windowsSessionsOptions.safeParse(entry.options).error).toBeUndefined();
   });
 
   it.each([
