@@ -1,3 +1,5 @@
+import { setTimeout as delay } from 'node:timers/promises';
+
 /**
  * The agent's error family. Every error has a stable uppercase `code` that tests, the CLI
  * and the window match on; the message is for people and may change. Messages never hold a
@@ -78,6 +80,20 @@ export function errorCode(error: unknown): string {
 export function describeError(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return `${errorCode(error)}: ${message}`;
+}
+
+/** Waits `ms`; throws `AbortedError` naming `what` as soon as `signal` fires. */
+export async function sleep(
+  ms: number,
+  signal: AbortSignal | undefined,
+  what: string,
+): Promise<void> {
+  try {
+    await delay(ms, undefined, { signal });
+  } catch (error) {
+    if (signal?.aborted) throw new AbortedError(what);
+    throw error;
+  }
 }
 
 /** Throws `AbortedError` when the signal has fired. */

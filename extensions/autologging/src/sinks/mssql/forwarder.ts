@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { AbortedError, throwIfAborted } from '../../errors.ts';
+import { AbortedError, sleep, throwIfAborted } from '../../errors.ts';
 import type { Journal, JournalChange, RunRow } from '../../journal/journal.ts';
 import { silentLogger, type Logger } from '../../log/logger.ts';
 import { writeFileAtomic } from '../../platform/files.ts';
@@ -141,7 +141,7 @@ export class Forwarder {
     this.#maxAttempts = options.maxAttempts ?? Infinity;
     this.#log = options.log ?? silentLogger;
     this.#now = options.now ?? Date.now;
-    this.#sleep = options.sleep ?? abortableSleep;
+    this.#sleep = options.sleep ?? ((ms, signal) => sleep(ms, signal, 'forwarding'));
     this.#random = options.random ?? Math.random;
     this.#hintFile = options.hintFile;
     this.#status = {
@@ -412,22 +412,6 @@ interface PreparedBatch {
 
 function push(rows: Batch['rows'], table: TargetTable, row: Record<string, SqlValue>): void {
   (rows[table] ??= []).push(row);
-}
-
-/** Resolves after `ms`, or rejects with `AbortedError` as soon as `signal` fires. */
-export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new AbortedError('forwarding'));
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new AbortedError('forwarding'));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 function readHint(file: string | undefined, agent: string): ForwarderCursor | null {

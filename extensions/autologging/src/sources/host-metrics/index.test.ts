@@ -55,7 +55,6 @@ describe('hostMetricsOptions', () => {
     expect(result.success).toBe(false);
     expect(result.error?.issues.map((issue) => issue.message).join('; ')).toContain(option);
   });
-
 });
 
 describe('sampleHost', () => {

@@ -1,10 +1,10 @@
 import os from 'node:os';
 import { z } from 'zod';
-import { AbortedError, SourceError, describeError, throwIfAborted } from '../../errors.ts';
+import { AbortedError, SourceError, describeError, sleep, throwIfAborted } from '../../errors.ts';
 import type { HostLoadRecord, ProcessSample } from '../../records.ts';
 import type { SourceContext, SourcePlugin } from '../types.ts';
 import { sampleProcesses } from './processes.ts';
-import { cpuBusyPercent, defaultDiskPath, readDisk, readMemory, sleep } from './sample.ts';
+import { cpuBusyPercent, defaultDiskPath, readDisk, readMemory } from './sample.ts';
 import type { Usage } from './sample.ts';
 
 const wholeNumber = (option: string, min: number, max: number, unit: string) =>

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { SourceError } from '../../errors.ts';
+import { SourceError, sleep } from '../../errors.ts';
 import type { ProcessSample } from '../../records.ts';
 import type { SourceContext } from '../types.ts';
-import { roundTenth, sleep } from './sample.ts';
+import { roundTenth } from './sample.ts';
 
 /** Linux counts process CPU time in ticks of USER_HZ, which is 100 on every mainstream build. */
 const CLOCK_TICKS_PER_SECOND = 100;

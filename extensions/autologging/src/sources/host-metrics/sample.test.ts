@@ -1,15 +1,7 @@
 import fs from 'node:fs';
 import type { CpuInfo } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { AbortedError } from '../../errors.ts';
-import {
-  cpuBusyPercent,
-  defaultDiskPath,
-  parseMeminfo,
-  readDisk,
-  readMemory,
-  sleep,
-} from './sample.ts';
+import { cpuBusyPercent, defaultDiskPath, parseMeminfo, readDisk, readMemory } from './sample.ts';
 
 const fixture = (name: string) =>
   fs.readFileSync(new URL(`./testdata/${name}`, import.meta.url), 'utf8');
@@ -83,13 +75,5 @@ describe('defaultDiskPath', () => {
   it('is the system drive on Windows', () => {
     expect(defaultDiskPath('win32', { SystemDrive: 'D:' })).toBe('D:\\');
     expect(defaultDiskPath('win32', {})).toBe('C:\\');
-  });
-});
-
-describe('sleep', () => {
-  it('throws AbortedError as soon as the signal fires', async () => {
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(), 20);
-    await expect(sleep(10_000, controller.signal, 'a test')).rejects.toBeInstanceOf(AbortedError);
   });
 });

@@ -1,8 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import type { CpuInfo } from 'node:os';
-import { setTimeout as delay } from 'node:timers/promises';
-import { AbortedError } from '../../errors.ts';
 
 /** Used and total bytes of memory or of a disk. */
 export interface Usage {
@@ -75,16 +73,6 @@ export function defaultDiskPath(
 ): string {
   if (platform !== 'win32') return '/';
   return `${(env.SystemDrive ?? 'C:').replace(/\\$/, '')}\\`;
-}
-
-/** Waits `ms`; throws `AbortedError` for `what` as soon as `signal` fires. */
-export async function sleep(ms: number, signal: AbortSignal | undefined, what: string) {
-  try {
-    await delay(ms, undefined, { signal });
-  } catch (error) {
-    if (signal?.aborted) throw new AbortedError(what);
-    throw error;
-  }
 }
 
 /** Rounds to one decimal, the precision worth showing for a percentage. */
