@@ -29,7 +29,9 @@ export interface CaptureResult {
   cursor: string | null;
   /**
    * True when the source stopped early to keep one transaction small (a long backfill): the
-   * agent stores this part, then captures again at once from the new cursor.
+   * agent stores this part, then captures again at once from the new cursor. In a capture of an
+   * explicit `window`, `cursor` must then be the epoch-ms time (as text) where the rest of the
+   * window begins: the agent asks for the window again from there.
    */
   more?: boolean;
   /**
